@@ -1,0 +1,35 @@
+using System.Text.Json;
+
+namespace Outpost.Controller.AdminApi;
+
+public sealed record CreateOnboardingRequest(string Name, string CertificatePem, IReadOnlyList<string> Serials);
+
+public sealed record OnboardingView(Guid Id, string Name, string CertificateHash, IReadOnlyList<string> Serials, DateTimeOffset CreatedAt, bool Revoked);
+
+public sealed record DeviceView(
+    Guid Id,
+    string Serial,
+    string SoftSerial,
+    DateTimeOffset RegisteredAt,
+    DateTimeOffset? LastSeenAt,
+    bool Online,
+    bool Attested,
+    bool AttestedWithoutTpm,
+    string? ConfigVersion,
+    string? Hostname);
+
+/// <summary>A device with its latest info per object, each as the protobuf JSON of the ZInfoMsg.</summary>
+public sealed record DeviceDetail(DeviceView Device, JsonElement? DeviceInfo, IReadOnlyList<InfoView> Objects);
+
+public sealed record InfoView(string Kind, string Object, DateTimeOffset DeviceTimestamp, JsonElement Message);
+
+public sealed record ConfigItemValue(string Value);
+
+public sealed record MetricView(DateTimeOffset DeviceTimestamp, JsonElement Message);
+
+public sealed record LogView(long Sequence, string? AppId, DateTimeOffset DeviceTimestamp, string Severity, string Source, string Content, ulong MessageId);
+
+/// <summary>What a device's config folder needs to find and trust this controller.</summary>
+public sealed record ControllerIdentity(string Server, string RootCertificatePem);
+
+public sealed record AdminError(string Error);
