@@ -1,0 +1,30 @@
+namespace Outpost.Agent.Workloads;
+
+/// <summary>
+/// The seam between the workload reconciler and one runtime (runc for containers, QEMU for VMs).
+/// Every method is idempotent so a level-triggered reconciler can call it again after a crash.
+/// </summary>
+public interface IWorkloadDriver
+{
+    /// <summary>Short runtime name, e.g. "runc" or "qemu".</summary>
+    string Kind { get; }
+
+    /// <summary>Lays out everything the workload needs on disk without starting it.</summary>
+    Task PrepareAsync(WorkloadSpec spec, CancellationToken cancellationToken);
+
+    Task StartAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Asks the workload to end (SIGTERM) and forces it (SIGKILL) once <paramref name="grace"/> has passed.</summary>
+    Task StopAsync(string id, TimeSpan grace, CancellationToken cancellationToken);
+
+    /// <summary>Removes the workload and its writable state; volumes are left alone.</summary>
+    Task DeleteAsync(string id, CancellationToken cancellationToken);
+
+    Task<WorkloadStatus> GetStatusAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Resource usage, or null when the workload is not running.</summary>
+    Task<WorkloadMetrics?> GetMetricsAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Ids of every workload this driver knows on the host, so the agent can adopt them after a restart.</summary>
+    Task<IReadOnlyList<string>> ListAsync(CancellationToken cancellationToken);
+}
