@@ -80,8 +80,9 @@ public static class Envelope
             {
                 var fieldBytes = (ecdsa.KeySize + 7) / 8;
                 valid = signature.Length == 2 * fieldBytes
-                    ? ecdsa.VerifyHash(digest, signature, DSASignatureFormat.IeeeP1363FixedFieldConcatenation)
-                    : acceptDerEcdsa && ecdsa.VerifyHash(digest, signature, DSASignatureFormat.Rfc3279DerSequence);
+                    && ecdsa.VerifyHash(digest, signature, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+                // A DER signature can itself be 2 * fieldBytes long, so try DER whenever r‖s did not verify.
+                valid = valid || (acceptDerEcdsa && ecdsa.VerifyHash(digest, signature, DSASignatureFormat.Rfc3279DerSequence));
             }
             else
             {

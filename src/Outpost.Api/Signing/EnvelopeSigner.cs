@@ -1,9 +1,9 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using Outpost.Api.Certificates;
 using Google.Protobuf;
 using Org.Lfedge.Eve.Auth;
+using Outpost.Api.Certificates;
 using HashAlgorithm = Org.Lfedge.Eve.Common.HashAlgorithm;
 
 namespace Outpost.Api.Signing;
