@@ -1,0 +1,97 @@
+namespace Outpost.Disk.Gpt;
+
+/// <summary>Reads and updates the GPT of an existing disk (image file or block device stream).</summary>
+public static class GptDisk
+{
+    /// <summary>
+    /// Reads the GPT. The primary copy is used when its header and entry-array CRCs are valid,
+    /// otherwise the backup (found at the last sector of the stream).
+    /// The returned <see cref="GptLayout.DiskSizeBytes"/> is where the tables say the disk ends,
+    /// which is smaller than the stream after the disk grew (see <see cref="RelocateBackupToEnd"/>).
+    /// </summary>
+    /// <exception cref="GptFormatException">Neither copy is valid.</exception>
+    public static GptLayout Read(Stream disk)
+    {
+        return TryReadCopy(disk, 1) ?? TryReadCopy(disk, disk.Length / GptLayout.SectorSize - 1)
+            ?? throw new GptFormatException(
+                "No valid GPT found: both the primary (LBA 1) and backup (last sector) headers are missing or fail their CRC check. Write a new table with GptWriter.");
+    }
+
+    /// <summary>
+    /// Sets the 64-bit attributes of one partition (for example an A/B state from
+    /// <see cref="PartitionState.Encode"/>) in both copies. The backup is rewritten and flushed
+    /// first, then the primary, so a power cut at any point leaves at least one valid copy
+    /// that GRUB and <see cref="Read"/> accept.
+    /// </summary>
+    /// <exception cref="GptFormatException">No valid GPT, or no partition with that number.</exception>
+    public static GptLayout UpdateAttributes(Stream disk, int partitionNumber, ulong attributes)
+    {
+        var layout = Read(disk);
+        var partition = layout.Find(partitionNumber)
+            ?? throw new GptFormatException($"Partition {partitionNumber} does not exist on this disk; existing numbers: {string.Join(", ", layout.Partitions.Select(p => p.Number))}.");
+        var updated = layout with
+        {
+            Partitions = layout.Partitions.Select(p => p == partition ? p with { Attributes = attributes } : p).ToList(),
+        };
+        GptWriter.WriteTables(disk, updated);
+        return updated;
+    }
+
+    /// <summary>
+    /// After a disk image was written to a larger device (or the file grew), moves the backup
+    /// header and entry array to the real end and extends the usable range, as
+    /// <c>sgdisk -e</c> does. The new backup is written first, then the primary; the stale
+    /// backup header is zeroed last so tools do not find two backups.
+    /// Returns the layout unchanged when the backup is already at the end.
+    /// </summary>
+    public static GptLayout RelocateBackupToEnd(Stream disk)
+    {
+        var layout = Read(disk);
+        long actualSize = disk.Length / GptLayout.SectorSize * GptLayout.SectorSize;
+        if (actualSize == layout.DiskSizeBytes)
+        {
+            return layout;
+        }
+        if (actualSize < layout.DiskSizeBytes)
+        {
+            throw new GptFormatException($"The disk ({actualSize} bytes) is smaller than its GPT says ({layout.DiskSizeBytes} bytes); it was truncated and cannot be repaired by moving the backup.");
+        }
+        var grown = layout with { DiskSizeBytes = actualSize };
+        GptCodec.Validate(grown);
+        GptWriter.WriteTables(disk, grown);
+        GptWriter.WriteAt(disk, 0, GptCodec.EncodeProtectiveMbr(grown));
+        GptWriter.WriteAt(disk, layout.LastLba * GptLayout.SectorSize, new byte[GptLayout.SectorSize]);
+        DiskFlush.ToStableStorage(disk);
+        return grown;
+    }
+
+    private static GptLayout? TryReadCopy(Stream disk, long headerLba)
+    {
+        if (headerLba < 1 || (headerLba + 1) * GptLayout.SectorSize > disk.Length)
+        {
+            return null;
+        }
+        var sector = ReadAt(disk, headerLba * GptLayout.SectorSize, GptLayout.SectorSize);
+        var header = GptCodec.DecodeHeader(sector);
+        if (header is null || header.MyLba != headerLba || header.EntrySize < GptLayout.EntrySize || header.EntryCount > 1024)
+        {
+            return null;
+        }
+        var array = ReadAt(disk, header.EntriesLba * GptLayout.SectorSize, (int)(header.EntryCount * header.EntrySize));
+        if (Crc32.Compute(array) != header.EntryArrayCrc)
+        {
+            return null;
+        }
+        long lastLba = headerLba == 1 ? header.AlternateLba : headerLba;
+        return new GptLayout((lastLba + 1) * GptLayout.SectorSize, header.DiskGuid,
+            GptCodec.DecodeEntries(array, header.EntryCount, header.EntrySize));
+    }
+
+    private static byte[] ReadAt(Stream disk, long offset, int count)
+    {
+        var buffer = new byte[count];
+        disk.Position = offset;
+        disk.ReadExactly(buffer);
+        return buffer;
+    }
+}
