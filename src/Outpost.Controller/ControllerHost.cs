@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Outpost.Controller.AdminApi;
+using Outpost.Controller.Apps;
 using Outpost.Controller.Configs;
 using Outpost.Controller.DeviceApi;
 using Outpost.Controller.Pki;
@@ -112,6 +113,7 @@ public sealed class ControllerHost : IAsyncDisposable
         services.AddSingleton<ReportHandler>();
         services.AddSingleton<LogFeed>();
         services.AddSingleton<AdminTokenFilter>();
+        services.AddSingleton<AppService>();
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.WriteIndented = false);
         services.AddOpenApi("admin");
 
@@ -119,6 +121,7 @@ public sealed class ControllerHost : IAsyncDisposable
         app.MapOpenApi("/api/admin/openapi/{documentName}.json");
         app.MapDeviceApi();
         app.MapAdminApi();
+        app.MapAppApi();
         await app.StartAsync(ct);
 
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

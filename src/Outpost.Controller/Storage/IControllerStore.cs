@@ -57,5 +57,10 @@ public interface IControllerStore : IAsyncDisposable
     /// </summary>
     Task<int> AddLogsAsync(Guid deviceId, string? appId, string bundleDigest, IReadOnlyList<NewLogLine> lines, CancellationToken ct);
 
+    /// <summary>Adds or replaces a datastore (by name).</summary>
+    Task SaveDatastoreAsync(DatastoreRecord datastore, CancellationToken ct);
+
+    Task<IReadOnlyList<DatastoreRecord>> ListDatastoresAsync(CancellationToken ct);
+
     Task<IReadOnlyList<LogRecord>> QueryLogsAsync(Guid deviceId, string? appId, long afterSequence, int limit, CancellationToken ct);
 }

@@ -48,3 +48,9 @@ public sealed record LogRecord(
 
 /// <summary>A log line before the store has given it a sequence number.</summary>
 public sealed record NewLogLine(DateTimeOffset DeviceTimestamp, string Severity, string Source, string Content, ulong MessageId);
+
+/// <summary>
+/// Where app content comes from: an OCI registry (Url docker://host[:port]) or an HTTP(S) server. Credentials
+/// are sent to devices inside their signed config, never logged.
+/// </summary>
+public sealed record DatastoreRecord(Guid Id, string Name, string Url, string? Username, string? Password, string? CertificatePem);

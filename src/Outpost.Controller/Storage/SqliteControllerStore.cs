@@ -73,6 +73,13 @@ public sealed class SqliteControllerStore(string databasePath) : IControllerStor
             source TEXT NOT NULL,
             content TEXT NOT NULL,
             msg_id INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS datastores (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            url TEXT NOT NULL,
+            username TEXT,
+            password TEXT,
+            cert_pem TEXT);
         CREATE INDEX IF NOT EXISTS logs_by_device ON logs (device_id, app_id, seq);
         """;
 
@@ -426,6 +433,35 @@ public sealed class SqliteControllerStore(string databasePath) : IControllerStor
         {
             result.Add(new LogRecord(reader.GetInt64(0), deviceId, reader.IsDBNull(1) ? null : reader.GetString(1),
                 FromNanos(reader.GetInt64(2)), reader.GetString(3), reader.GetString(4), reader.GetString(5), unchecked((ulong)reader.GetInt64(6))));
+        }
+
+        return result;
+    }
+
+    public async Task SaveDatastoreAsync(DatastoreRecord datastore, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = Command(connection,
+            """
+            INSERT INTO datastores (id, name, url, username, password, cert_pem) VALUES ($id, $name, $url, $user, $password, $cert)
+            ON CONFLICT (name) DO UPDATE SET url = excluded.url, username = excluded.username, password = excluded.password, cert_pem = excluded.cert_pem
+            """,
+            ("$id", datastore.Id.ToString()), ("$name", datastore.Name), ("$url", datastore.Url), ("$user", datastore.Username),
+            ("$password", datastore.Password), ("$cert", datastore.CertificatePem));
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<DatastoreRecord>> ListDatastoresAsync(CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = Command(connection, "SELECT id, name, url, username, password, cert_pem FROM datastores ORDER BY name");
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var result = new List<DatastoreRecord>();
+        while (await reader.ReadAsync(ct))
+        {
+            result.Add(new DatastoreRecord(Guid.Parse(reader.GetString(0)), reader.GetString(1), reader.GetString(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5)));
         }
 
         return result;

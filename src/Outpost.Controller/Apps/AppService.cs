@@ -1,0 +1,304 @@
+using System.Text;
+using Google.Protobuf;
+using Org.Lfedge.Eve.Config;
+using Org.Lfedge.Eve.Info;
+using Outpost.Controller.Configs;
+using Outpost.Controller.Storage;
+using Outpost.Oci.Errors;
+using Outpost.Oci.References;
+
+namespace Outpost.Controller.Apps;
+
+/// <summary>
+/// Turns "run this image on that device" into EVE's object model in the device's config: a DatastoreConfig
+/// for the registry, a ContentTree for the image, a Volume created from it and an AppInstanceConfig that
+/// references the volume. Lifecycle actions are EVE's: activate for start/stop, counters for restart/purge.
+/// </summary>
+public sealed class AppService(IControllerStore store, DeviceConfigService configs)
+{
+    /// <summary>EVE reads container environment from userData lines KEY=VALUE; this variable overrides the command.</summary>
+    public const string CommandOverrideVariable = "EVE_ECO_CMD";
+
+    public async Task<AppView> DeployAsync(Guid deviceId, DeployAppRequest request, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(request.Name))
+        {
+            throw new AppRequestException("Give the app a --name.");
+        }
+
+        ImageReference reference;
+        try
+        {
+            reference = ImageReference.Parse(request.Image);
+        }
+        catch (InvalidImageReferenceException e)
+        {
+            throw new AppRequestException(e.Message);
+        }
+
+        var datastores = await store.ListDatastoresAsync(ct);
+        var datastore = request.Datastore is { } named
+            ? datastores.FirstOrDefault(d => d.Name == named) ?? throw new AppRequestException($"No datastore named '{named}'. Add it with `outpost datastore add`.")
+            : datastores.FirstOrDefault(d => RegistryOf(d.Url) == reference.Registry)
+              ?? new DatastoreRecord(DeterministicGuid("datastore:" + reference.Registry), reference.Registry, "docker://" + reference.Registry, null, null, null);
+
+        var appId = Guid.NewGuid();
+        var contentId = Guid.NewGuid();
+        var volumeId = Guid.NewGuid();
+        var config = await configs.UpdateAsync(deviceId, config =>
+        {
+            if (config.Apps.Any(a => a.Displayname == request.Name))
+            {
+                throw new AppRequestException($"An app named '{request.Name}' already runs on this device; delete it first or pick another name.");
+            }
+
+            UpsertDatastore(config, datastore);
+            config.ContentInfo.Add(new ContentTree
+            {
+                Uuid = contentId.ToString(),
+                DsId = datastore.Id.ToString(),
+                DsIdsList = { datastore.Id.ToString() },
+                URL = reference.Repository + (reference.Tag is { } tag ? ":" + tag : "") + (reference.Digest is { } digest ? "@" + digest : ""),
+                Iformat = Format.Container,
+                Sha256 = reference.Digest?.Hex ?? "",
+                DisplayName = reference.ToString(),
+            });
+            config.Volumes.Add(new Volume
+            {
+                Uuid = volumeId.ToString(),
+                Origin = new VolumeContentOrigin { Type = VolumeContentOriginType.VcotDownload, DownloadContentTreeID = contentId.ToString() },
+                DisplayName = request.Name + "-root",
+            });
+            config.Apps.Add(new AppInstanceConfig
+            {
+                Uuidandversion = new UUIDandVersion { Uuid = appId.ToString(), Version = "1" },
+                Displayname = request.Name,
+                Fixedresources = new VmConfig
+                {
+                    Memory = (uint)Math.Max(1, (request.MemoryBytes ?? 256L * 1024 * 1024) / 1024),
+                    Vcpus = (uint)(request.Cpus ?? 1),
+                    VirtualizationMode = VmMode.Nohyper,
+                },
+                Activate = true,
+                VolumeRefList = { new VolumeRef { Uuid = volumeId.ToString(), GenerationCount = 0 } },
+                UserData = EncodeUserData(request.Environment, request.Command),
+                Restart = new InstanceOpsCmd(),
+                Purge = new InstanceOpsCmd(),
+            });
+        }, ct);
+        return View(config, config.Apps.Single(a => a.Uuidandversion.Uuid == appId.ToString()), null);
+    }
+
+    public async Task<IReadOnlyList<AppView>> ListAsync(Guid deviceId, CancellationToken ct)
+    {
+        var config = await configs.GetAsync(deviceId, ct) ?? throw new DeviceNotFoundException(deviceId.ToString());
+        var infos = await AppInfosAsync(deviceId, ct);
+        return config.Apps.Select(app => View(config, app, infos.GetValueOrDefault(app.Uuidandversion.Uuid))).ToList();
+    }
+
+    public async Task<AppView> ActAsync(Guid deviceId, string app, AppAction action, CancellationToken ct)
+    {
+        var config = await configs.UpdateAsync(deviceId, config =>
+        {
+            var instance = Find(config, app);
+            switch (action)
+            {
+                case AppAction.Start:
+                    instance.Activate = true;
+                    break;
+                case AppAction.Stop:
+                    instance.Activate = false;
+                    break;
+                case AppAction.Restart:
+                    instance.Restart ??= new InstanceOpsCmd();
+                    instance.Restart.Counter++;
+                    break;
+                case AppAction.Purge:
+                    // EVE recreates the first volume from its origin when the purge counter changes.
+                    instance.Purge ??= new InstanceOpsCmd();
+                    instance.Purge.Counter++;
+                    if (instance.VolumeRefList.FirstOrDefault() is { } first)
+                    {
+                        first.GenerationCount++;
+                        var volume = config.Volumes.FirstOrDefault(v => v.Uuid == first.Uuid);
+                        if (volume is not null)
+                        {
+                            volume.GenerationCount = first.GenerationCount;
+                        }
+                    }
+
+                    break;
+            }
+
+            instance.Uuidandversion.Version = (long.Parse(instance.Uuidandversion.Version is { Length: > 0 } v ? v : "0") + 1).ToString();
+        }, ct);
+        var instance = Find(config, app);
+        return View(config, instance, (await AppInfosAsync(deviceId, ct)).GetValueOrDefault(instance.Uuidandversion.Uuid));
+    }
+
+    /// <summary>Removes the app, its volumes and the content trees nothing else uses.</summary>
+    public async Task DeleteAsync(Guid deviceId, string app, CancellationToken ct) =>
+        await configs.UpdateAsync(deviceId, config =>
+        {
+            var instance = Find(config, app);
+            config.Apps.Remove(instance);
+            var volumeIds = instance.VolumeRefList.Select(v => v.Uuid).ToHashSet();
+            var stillUsedVolumes = config.Apps.SelectMany(a => a.VolumeRefList).Select(v => v.Uuid).ToHashSet();
+            foreach (var volume in config.Volumes.Where(v => volumeIds.Contains(v.Uuid) && !stillUsedVolumes.Contains(v.Uuid)).ToList())
+            {
+                config.Volumes.Remove(volume);
+            }
+
+            var usedContent = config.Volumes.Select(v => v.Origin?.DownloadContentTreeID).ToHashSet();
+            foreach (var content in config.ContentInfo.Where(c => !usedContent.Contains(c.Uuid)).ToList())
+            {
+                config.ContentInfo.Remove(content);
+            }
+        }, ct);
+
+    /// <summary>Resolves an app by UUID or display name; the id is what log queries use.</summary>
+    public async Task<Guid> ResolveAsync(Guid deviceId, string app, CancellationToken ct)
+    {
+        var config = await configs.GetAsync(deviceId, ct) ?? throw new DeviceNotFoundException(deviceId.ToString());
+        return Guid.Parse(Find(config, app).Uuidandversion.Uuid);
+    }
+
+    public async Task<DatastoreView> SaveDatastoreAsync(CreateDatastoreRequest request, CancellationToken ct)
+    {
+        if (!Uri.TryCreate(request.Url, UriKind.Absolute, out var url) || url.Scheme is not ("docker" or "oci" or "http" or "https"))
+        {
+            throw new AppRequestException($"Datastore URL '{request.Url}' must be docker://HOST[:PORT] (OCI registry) or http(s)://HOST[:PORT]/PATH.");
+        }
+
+        var existing = (await store.ListDatastoresAsync(ct)).FirstOrDefault(d => d.Name == request.Name);
+        var record = new DatastoreRecord(existing?.Id ?? Guid.NewGuid(), request.Name, request.Url, request.Username, request.Password, request.CertificatePem);
+        await store.SaveDatastoreAsync(record, ct);
+
+        // Devices that already use this datastore get the new settings (e.g. rotated credentials).
+        foreach (var device in await store.ListDevicesAsync(ct))
+        {
+            var config = await configs.GetAsync(device.Id, ct);
+            if (config?.Datastores.Any(d => d.Id == record.Id.ToString()) == true)
+            {
+                await configs.UpdateAsync(device.Id, c => UpsertDatastore(c, record), ct);
+            }
+        }
+
+        return ToView(record);
+    }
+
+    public async Task<IReadOnlyList<DatastoreView>> ListDatastoresAsync(CancellationToken ct) =>
+        (await store.ListDatastoresAsync(ct)).Select(ToView).ToList();
+
+    private static DatastoreView ToView(DatastoreRecord record) =>
+        new(record.Id, record.Name, record.Url, record.Username, !string.IsNullOrEmpty(record.Password));
+
+    private static void UpsertDatastore(EdgeDevConfig config, DatastoreRecord datastore)
+    {
+        var existing = config.Datastores.FirstOrDefault(d => d.Id == datastore.Id.ToString());
+        if (existing is not null)
+        {
+            config.Datastores.Remove(existing);
+        }
+
+        var url = new Uri(datastore.Url);
+        var isRegistry = url.Scheme is "docker" or "oci";
+        var entry = new DatastoreConfig
+        {
+            Id = datastore.Id.ToString(),
+            DType = isRegistry ? DsType.DsContainerRegistry : url.Scheme == "https" ? DsType.DsHttps : DsType.DsHttp,
+            Fqdn = isRegistry ? $"{url.Scheme}://{url.Authority}" : $"{url.Scheme}://{url.Authority}",
+            Dpath = url.AbsolutePath.Trim('/'),
+            ApiKey = datastore.Username ?? "",
+            Password = datastore.Password ?? "",
+        };
+        if (datastore.CertificatePem is { Length: > 0 } pem)
+        {
+            entry.DsCertPEM.Add(ByteString.CopyFromUtf8(pem));
+        }
+
+        config.Datastores.Add(entry);
+    }
+
+    private static string RegistryOf(string url) => Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.Authority : url;
+
+    private static AppInstanceConfig Find(EdgeDevConfig config, string app) =>
+        config.Apps.FirstOrDefault(a => string.Equals(a.Uuidandversion?.Uuid, app, StringComparison.OrdinalIgnoreCase) || a.Displayname == app)
+        ?? throw new AppNotFoundException(app);
+
+    private async Task<Dictionary<string, ZInfoApp>> AppInfosAsync(Guid deviceId, CancellationToken ct)
+    {
+        var result = new Dictionary<string, ZInfoApp>(StringComparer.OrdinalIgnoreCase);
+        foreach (var info in await store.LatestInfoAsync(deviceId, ct))
+        {
+            if (info.ObjectKey.StartsWith("app/", StringComparison.Ordinal))
+            {
+                var message = ZInfoMsg.Parser.ParseFrom(info.Message);
+                if (message.Ainfo is { } app)
+                {
+                    result[app.AppID] = app;
+                }
+            }
+        }
+
+        return result;
+    }
+
+    private static AppView View(EdgeDevConfig config, AppInstanceConfig app, ZInfoApp? info)
+    {
+        var volume = config.Volumes.FirstOrDefault(v => v.Uuid == app.VolumeRefList.FirstOrDefault()?.Uuid);
+        var content = config.ContentInfo.FirstOrDefault(c => c.Uuid == volume?.Origin?.DownloadContentTreeID);
+        return new AppView(
+            Guid.Parse(app.Uuidandversion.Uuid),
+            app.Displayname,
+            content?.DisplayName ?? "",
+            app.Activate,
+            info is null ? "PENDING" : info.State.ToString().ToUpperInvariant(),
+            info?.AppErr.Select(e => e.Description).ToList() ?? [],
+            (long)(app.Fixedresources?.Memory ?? 0) * 1024,
+            (int)(app.Fixedresources?.Vcpus ?? 0),
+            app.Restart?.Counter ?? 0,
+            app.Purge?.Counter ?? 0,
+            null);
+    }
+
+    /// <summary>Environment as KEY=VALUE lines (EVE's legacy cloud-init format), base64 as EVE expects.</summary>
+    internal static string EncodeUserData(IReadOnlyDictionary<string, string>? environment, IReadOnlyList<string>? command)
+    {
+        var lines = new StringBuilder();
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            if (key.Length == 0 || key.Contains('=') || key.Contains('\n') || value.Contains('\n'))
+            {
+                throw new AppRequestException($"Environment variable '{key}' must be a name without '=' and a one-line value.");
+            }
+
+            lines.Append(key).Append('=').Append(value).Append('\n');
+        }
+
+        if (command is { Count: > 0 })
+        {
+            lines.Append(CommandOverrideVariable).Append('=').Append(string.Join(' ', command.Select(QuoteArgument))).Append('\n');
+        }
+
+        return lines.Length == 0 ? "" : Convert.ToBase64String(Encoding.UTF8.GetBytes(lines.ToString()));
+    }
+
+    private static string QuoteArgument(string argument) =>
+        argument.Length > 0 && argument.All(c => char.IsLetterOrDigit(c) || "-_./:=,@%+".Contains(c))
+            ? argument
+            : "'" + argument.Replace("'", "'\\''") + "'";
+
+    private static Guid DeterministicGuid(string text)
+    {
+        var hash = System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text));
+        hash[6] = (byte)((hash[6] & 0x0F) | 0x50);
+        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
+        return new Guid(hash.AsSpan(0, 16), bigEndian: true);
+    }
+}
+
+/// <summary>A deploy or lifecycle request the controller cannot carry out as given.</summary>
+public sealed class AppRequestException(string message) : Exception(message);
+
+public sealed class AppNotFoundException(string app) : Exception($"No app '{app}' on this device. List apps with `outpost app list --device D`.");
