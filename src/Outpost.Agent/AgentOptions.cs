@@ -1,0 +1,38 @@
+using System.Reflection;
+using Microsoft.Extensions.Logging;
+using Outpost.Agent.Identity;
+
+namespace Outpost.Agent;
+
+/// <summary>
+/// How to run the agent. <paramref name="ConfigDir"/> holds EVE's CONFDIR files (server, root-certificate.pem,
+/// onboard.cert.pem, onboard.key.pem, soft_serial); <paramref name="StateDir"/> is where everything the agent
+/// must remember lives (the device key, UUID, outbox, last config).
+/// </summary>
+public sealed record AgentOptions(string ConfigDir, string StateDir)
+{
+    public const long DefaultOutboxQuotaBytes = 64L * 1024 * 1024;
+
+    /// <summary>Return 0 after the first successful config fetch and the first delivered device info.</summary>
+    public bool ExitWhenOnline { get; init; }
+
+    /// <summary>Bytes the outbox may hold; past it the oldest undelivered items are dropped and counted.</summary>
+    public long OutboxQuotaBytes { get; init; } = DefaultOutboxQuotaBytes;
+
+    /// <summary>Give up onboarding after this many failed attempts and throw <see cref="OnboardingException"/>; null retries forever.</summary>
+    public int? MaxOnboardingAttempts { get; init; }
+
+    /// <summary>Lowest level of the agent's own log lines shipped to the controller as newlogs.</summary>
+    public LogLevel ShippedLogLevel { get; init; } = LogLevel.Information;
+
+    public AgentTimings Timings { get; init; } = new();
+
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Where the device key lives; null means files in <see cref="StateDir"/> (a TPM store can come later).</summary>
+    public IDeviceKeyStore? KeyStore { get; init; }
+
+    /// <summary>Reported as the running image's short version.</summary>
+    public string AgentVersion { get; init; } =
+        typeof(AgentOptions).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+}

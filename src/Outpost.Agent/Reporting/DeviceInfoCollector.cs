@@ -1,0 +1,96 @@
+using Google.Protobuf.WellKnownTypes;
+using Org.Lfedge.Eve.Info;
+using Outpost.Agent.Configuration;
+using Outpost.Agent.Reporting.Proc;
+
+namespace Outpost.Agent.Reporting;
+
+/// <summary>Builds the device's ZInfoMsg (ztype ZiDevice) from the host and the current desired state.</summary>
+public sealed class DeviceInfoCollector(HostFacts host, string stateDirectory, string agentVersion, TimeProvider time, string procRoot = "/proc")
+{
+    /// <summary>
+    /// The device report without a timestamp: callers compare its bytes to decide whether anything changed,
+    /// then stamp it with <see cref="Stamp"/>.
+    /// </summary>
+    public ZInfoMsg Collect(string deviceUuid, DesiredState desired)
+    {
+        var memory = ProcMeminfo.Read(procRoot);
+        var storage = FileSystemUsage.Of(stateDirectory);
+        var mount = TryMount();
+        var device = new ZInfoDevice
+        {
+            MachineArch = host.MachineArchitecture,
+            CpuArch = host.MachineArchitecture,
+            Platform = "linux",
+            Ncpu = (uint)Environment.ProcessorCount,
+            Memory = memory.TotalBytes / (1024 * 1024),
+            Storage = storage.TotalBytes / (1024 * 1024),
+            BootTime = Timestamp.FromDateTimeOffset(ProcStat.Read(procRoot).BootTime),
+            HostName = host.HostName,
+            // minfo keeps EVE's meaning: the hardware as DMI names it. The OS and kernel are software and go into
+            // the running image's swList entry (longVersion) below, where EVE reports its own long version.
+            Minfo = new ZInfoManufacturer
+            {
+                Manufacturer = host.Manufacturer ?? "",
+                ProductName = host.ProductName ?? "",
+                Version = host.ProductVersion ?? "",
+                SerialNumber = host.ProductSerial ?? "",
+            },
+            ConfigItemStatus = ConfigItemStatus(desired.Settings),
+        };
+        device.StorageList.Add(new ZInfoStorage
+        {
+            Device = mount?.Device ?? "",
+            MountPath = mount?.MountPoint ?? stateDirectory,
+            Total = storage.TotalBytes / (1024 * 1024),
+            StorageLocation = true,
+        });
+        device.SwList.Add(new ZInfoDevSW
+        {
+            Activated = true,
+            PartitionLabel = host.BootPartitionLabel ?? "IMGA",
+            PartitionState = "active",
+            Status = ZSwState.Installed,
+            ShortVersion = agentVersion,
+            LongVersion = $"outpost-agent {agentVersion} on {host.OperatingSystem}, Linux kernel {host.KernelRelease}",
+            UserStatus = BaseOsStatus.Updated,
+        });
+        // ZInfoDevice has no field for the time of the last config; it is sent as deviceMetric.last_received_config.
+        return new ZInfoMsg { Ztype = ZInfoTypes.ZiDevice, DevId = deviceUuid, Dinfo = device };
+    }
+
+    public ZInfoMsg Stamp(ZInfoMsg unstamped)
+    {
+        var stamped = unstamped.Clone();
+        stamped.AtTimeStamp = Timestamp.FromDateTimeOffset(time.GetUtcNow());
+        return stamped;
+    }
+
+    private static ZInfoConfigItemStatus ConfigItemStatus(ConfigItemSettings settings)
+    {
+        var status = new ZInfoConfigItemStatus();
+        foreach (var (key, report) in settings.Accepted)
+        {
+            status.ConfigItems[key] = new ZInfoConfigItem { Value = report.Value, Error = report.Error ?? "" };
+        }
+
+        foreach (var (key, report) in settings.Unknown)
+        {
+            status.UnknownConfigItems[key] = new ZInfoConfigItem { Value = report.Value, Error = report.Error ?? "" };
+        }
+
+        return status;
+    }
+
+    private MountEntry? TryMount()
+    {
+        try
+        {
+            return ProcMounts.Containing(ProcMounts.Read(procRoot), stateDirectory);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using System.Runtime.InteropServices;
+
+namespace Outpost.Agent.Reporting;
+
+/// <summary>Facts about the host that do not change while the agent runs, read once from /sys, /proc and /etc.</summary>
+public sealed record HostFacts(
+    string MachineArchitecture,
+    string OperatingSystem,
+    string KernelRelease,
+    string HostName,
+    string? Manufacturer,
+    string? ProductName,
+    string? ProductVersion,
+    string? ProductSerial,
+    string? BootPartitionLabel)
+{
+    public static HostFacts Read(string sysRoot = "/sys", string procRoot = "/proc", string etcRoot = "/etc")
+    {
+        string? Dmi(string name) => ReadTrimmed(Path.Combine(sysRoot, "class", "dmi", "id", name));
+        return new HostFacts(
+            UnameMachine(RuntimeInformation.OSArchitecture),
+            PrettyOsName(ReadTrimmed(Path.Combine(etcRoot, "os-release"))) ?? RuntimeInformation.OSDescription,
+            ReadTrimmed(Path.Combine(procRoot, "sys", "kernel", "osrelease")) ?? "",
+            Environment.MachineName,
+            Dmi("sys_vendor"),
+            Dmi("product_name"),
+            Dmi("product_version"),
+            Dmi("product_serial"),
+            BootPartition(ReadTrimmed(Path.Combine(procRoot, "cmdline"))));
+    }
+
+    /// <summary>The names `uname -m` prints, which is what EVE reports as machineArch.</summary>
+    public static string UnameMachine(Architecture architecture) => architecture switch
+    {
+        Architecture.X64 => "x86_64",
+        Architecture.Arm64 => "aarch64",
+        Architecture.X86 => "i686",
+        Architecture.Arm => "armv7l",
+        Architecture.RiscV64 => "riscv64",
+        _ => architecture.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>PRETTY_NAME from an os-release file, without quotes.</summary>
+    public static string? PrettyOsName(string? osRelease) =>
+        osRelease?.Split('\n')
+            .Where(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal))
+            .Select(l => l["PRETTY_NAME=".Length..].Trim().Trim('"'))
+            .FirstOrDefault();
+
+    /// <summary>
+    /// An Outpost OS image boots with root=PARTLABEL=IMGA or IMGB (EVE's partition names); any other command line
+    /// means a development host, where the caller reports IMGA.
+    /// </summary>
+    public static string? BootPartition(string? kernelCommandLine) =>
+        kernelCommandLine?.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Select(a => a.StartsWith("root=PARTLABEL=", StringComparison.Ordinal) ? a["root=PARTLABEL=".Length..] : null)
+            .FirstOrDefault(l => l is "IMGA" or "IMGB");
+
+    private static string? ReadTrimmed(string path)
+    {
+        try
+        {
+            var text = File.ReadAllText(path).Trim();
+            return text.Length == 0 ? null : text;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,84 @@
+using System.Collections.Concurrent;
+using Org.Lfedge.Eve.Config;
+using Org.Lfedge.Eve.Info;
+using Org.Lfedge.Eve.Logs;
+using Org.Lfedge.Eve.Metrics;
+
+namespace Outpost.Agent.Tests.Fixtures;
+
+/// <summary>A device the fixture controller knows.</summary>
+public sealed class RegisteredDevice(string uuid, string serial, byte[] certificateDerHash, string certificatePem)
+{
+    public string Uuid { get; } = uuid;
+
+    public string Serial { get; } = serial;
+
+    public byte[] CertificateDerHash { get; } = certificateDerHash;
+
+    public string CertificatePem { get; } = certificatePem;
+
+    public byte[]? Nonce { get; set; }
+
+    public byte[]? IntegrityToken { get; set; }
+}
+
+/// <summary>How the fixture answers /config, to test that the agent refuses what it must refuse.</summary>
+public enum ConfigResponseMode
+{
+    Honest,
+    /// <summary>Flips a byte of the signed payload after signing.</summary>
+    TamperedPayload,
+    /// <summary>Signs with a key that is not the controller's signing key (but names the signing cert).</summary>
+    WrongKey,
+}
+
+/// <summary>
+/// The fixture controller's data. It lives outside the Kestrel server so a test can stop and restart the server
+/// (an outage) without the controller forgetting its devices.
+/// </summary>
+public sealed class EveControllerState
+{
+    public ConcurrentDictionary<string, bool> AllowedSerials { get; } = new(StringComparer.Ordinal);
+
+    public ConcurrentDictionary<string, RegisteredDevice> DevicesBySerial { get; } = new(StringComparer.Ordinal);
+
+    public ConcurrentQueue<ZInfoMsg> Infos { get; } = new();
+
+    public ConcurrentQueue<LogEntry> LogEntries { get; } = new();
+
+    public ConcurrentQueue<ZMetricMsg> Metrics { get; } = new();
+
+    public ConcurrentQueue<string> Requests { get; } = new();
+
+    public ConcurrentQueue<(string Path, IReadOnlyDictionary<string, string> Headers)> RequestHeaders { get; } = new();
+
+    public int ConfigRequests;
+
+    public ConfigResponseMode ConfigMode { get; set; } = ConfigResponseMode.Honest;
+
+    public List<ConfigItem> ConfigItems { get; } = [new ConfigItem { Key = "timer.config.interval", Value = "5" }];
+
+    public RegisteredDevice? FindByCertificateHash(ReadOnlySpan<byte> hash)
+    {
+        foreach (var device in DevicesBySerial.Values)
+        {
+            if (hash.SequenceEqual(device.CertificateDerHash))
+            {
+                return device;
+            }
+        }
+
+        return null;
+    }
+
+    public EdgeDevConfig ConfigFor(RegisteredDevice device)
+    {
+        var config = new EdgeDevConfig { Id = new UUIDandVersion { Uuid = device.Uuid, Version = "1" } };
+        lock (ConfigItems)
+        {
+            config.ConfigItems.AddRange(ConfigItems.Select(i => i.Clone()));
+        }
+
+        return config;
+    }
+}
