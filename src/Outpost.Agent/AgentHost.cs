@@ -29,7 +29,7 @@ public static partial class AgentHost
         var state = new AgentStateStore(options.StateDir);
 
         var messageIds = new LogMessageIds(state.LogMessageIdPath);
-        var logBuffer = new CapturedLogBuffer();
+        using var logBuffer = new CapturedLogBuffer(Path.Combine(options.StateDir, "logs"));
         using var capture = new AgentLogCapture(logBuffer, messageIds, time, options.ShippedLogLevel);
         using var loggers = new TeeLoggerFactory(loggerFactory, capture);
         var logger = loggers.CreateLogger("Outpost.Agent");

@@ -42,6 +42,7 @@ public sealed class NewLogsShipper(
             outbox.Enqueue(OutboxKind.NewLogs, key: null, file);
         }
 
+        buffer.CommitDrain();
         return files.Count;
     }
 }
