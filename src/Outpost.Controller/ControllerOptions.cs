@@ -17,6 +17,9 @@ public sealed record ControllerOptions(string DataDirectory, IPEndPoint Listen)
     /// <summary>Store connection: null for the embedded SQLite file in the data directory.</summary>
     public string? StoreConnection { get; init; }
 
+    /// <summary>Config items every newly registered device starts with (a fleet-wide policy, e.g. timers).</summary>
+    public IReadOnlyDictionary<string, string> DefaultConfigItems { get; init; } = new Dictionary<string, string>();
+
     public string PkiDirectory => Path.Combine(DataDirectory, "pki");
 
     public string AdminTokenPath => Path.Combine(DataDirectory, "admin.token");

@@ -12,7 +12,7 @@ namespace Outpost.Controller.Configs;
 /// (which bumps id.version and config_timestamp so EVE never drops it as obsolete), and the hash that lets
 /// the config endpoint answer 304.
 /// </summary>
-public sealed class DeviceConfigService(IControllerStore store, ControllerPki pki, TimeProvider time)
+public sealed class DeviceConfigService(IControllerStore store, ControllerPki pki, ControllerOptions options, TimeProvider time)
 {
     private readonly SemaphoreSlim _writeLock = new(1, 1);
 
@@ -27,6 +27,11 @@ public sealed class DeviceConfigService(IControllerStore store, ControllerPki pk
             ControllercertConfighash = CertificatesHash,
             ConfigTimestamp = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
         };
+        foreach (var (key, value) in options.DefaultConfigItems.OrderBy(item => item.Key, StringComparer.Ordinal))
+        {
+            config.ConfigItems.Add(new ConfigItem { Key = key, Value = value });
+        }
+
         return Record(deviceId, config);
     }
 

@@ -1,0 +1,49 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Outpost.Api.Certificates;
+using Outpost.Controller.AdminApi;
+
+namespace Outpost.Cli.Admin;
+
+/// <summary>
+/// Creates an onboarding identity, registers it with its allowed serials, and writes a complete device config
+/// folder with EVE's file names — the folder that becomes the CONFIG partition of an Outpost OS image.
+/// </summary>
+internal static class OnboardingBundle
+{
+    public static async Task<OnboardingView> CreateAsync(AdminClient admin, IReadOnlyList<string> serials, string name, string configDirectory, CancellationToken ct)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN=Outpost onboarding {name}, O=Outpost", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        var now = DateTimeOffset.UtcNow;
+        using var certificate = request.CreateSelfSigned(now.AddDays(-1), now.AddYears(20));
+        var certificatePem = Pem.Certificate(certificate);
+
+        var view = await admin.PostAsync<OnboardingView>("api/admin/onboarding", new CreateOnboardingRequest(name, certificatePem, serials), ct);
+        var identity = await admin.GetAsync<ControllerIdentity>("api/admin/controller", ct);
+
+        Directory.CreateDirectory(configDirectory);
+        Write(configDirectory, "server", identity.Server + "\n", secret: false);
+        Write(configDirectory, "root-certificate.pem", identity.RootCertificatePem, secret: false);
+        Write(configDirectory, "onboard.cert.pem", certificatePem, secret: false);
+        Write(configDirectory, "onboard.key.pem", Pem.PrivateKey(key), secret: true);
+        if (serials[0] != "*")
+        {
+            Write(configDirectory, "soft_serial", serials[0] + "\n", secret: false);
+        }
+
+        return view;
+    }
+
+    private static void Write(string directory, string name, string text, bool secret)
+    {
+        var path = Path.Combine(directory, name);
+        var mode = secret ? UnixFileMode.UserRead | UnixFileMode.UserWrite
+            : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, text);
+        File.SetUnixFileMode(temp, mode);
+        File.Move(temp, path, overwrite: true);
+    }
+}

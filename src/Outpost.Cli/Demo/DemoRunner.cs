@@ -1,0 +1,125 @@
+using System.Net;
+using System.Net.Sockets;
+using Outpost.Cli.Admin;
+using Outpost.Cli.Commands;
+using Outpost.Controller.AdminApi;
+
+namespace Outpost.Cli.Demo;
+
+/// <summary>
+/// `outpost demo`: a controller and an onboarded agent as child processes under one data folder, like
+/// `k3s server` on a laptop. Re-running reuses the folder (same PKI, same device identity).
+/// </summary>
+internal sealed class DemoRunner(string dataDirectory, int port, string serial, TextWriter output)
+{
+    private static readonly TimeSpan OnlineTimeout = TimeSpan.FromSeconds(90);
+
+    private string ControllerDirectory => Path.Combine(dataDirectory, "controller");
+
+    private string ConfigDirectory => Path.Combine(dataDirectory, "device", "config");
+
+    private string StateDirectory => Path.Combine(dataDirectory, "device", "state");
+
+    public async Task<int> RunAsync(bool once, CancellationToken ct)
+    {
+        Directory.CreateDirectory(ControllerDirectory);
+        var urlFile = Path.Combine(ControllerDirectory, "controller.url");
+        File.Delete(urlFile);
+        var listenPort = port == 0 ? FreePort() : port;
+        output.WriteLine($"Starting controller on 127.0.0.1:{listenPort} (data {ControllerDirectory}) ...");
+        await using var controller = OutpostProcess.Start(
+            ["controller", "--data", ControllerDirectory, "--listen", $"127.0.0.1:{listenPort}"],
+            Path.Combine(dataDirectory, "controller.log"));
+        await WaitForAsync(() => File.Exists(urlFile), controller, "the controller to start", TimeSpan.FromSeconds(60), ct);
+
+        var location = ControllerLocation.Resolve(null, null, null, ControllerDirectory);
+        using var admin = new AdminClient(location);
+        await OnboardAsync(admin, ct);
+
+        output.WriteLine($"Starting agent (config {ConfigDirectory}, state {StateDirectory}) ...");
+        await using var agent = OutpostProcess.Start(
+            ["agent", "--config", ConfigDirectory, "--state", StateDirectory],
+            Path.Combine(dataDirectory, "agent.log"));
+
+        DeviceView? device = null;
+        await WaitForAsync(async () =>
+        {
+            var devices = await admin.GetAsync<List<DeviceView>>("api/admin/devices", ct);
+            device = devices.FirstOrDefault(d => (d.Serial == serial || d.SoftSerial == serial) && d.Online && d.Hostname is not null);
+            return device is not null;
+        }, agent, "the device to come online with its info", OnlineTimeout, ct);
+
+        output.WriteLine();
+        DeviceCommand.RenderDeviceList(await admin.GetAsync<List<DeviceView>>("api/admin/devices", ct));
+        DeviceCommand.RenderDeviceDetail(await admin.GetJsonAsync($"api/admin/devices/{device!.Id}", ct));
+        output.WriteLine();
+        output.WriteLine($"Admin API:   {location.BaseAddress}api/admin/ (OpenAPI: {location.BaseAddress}api/admin/openapi/admin.json)");
+        output.WriteLine($"Admin token: {Path.Combine(ControllerDirectory, "admin.token")}");
+        output.WriteLine($"Logs:        {controller.LogPath}, {agent.LogPath}");
+        output.WriteLine("Try: outpost device list | outpost device show " + serial + " | outpost device logs " + serial);
+
+        if (once)
+        {
+            return 0;
+        }
+
+        output.WriteLine("Running; press Ctrl-C to stop.");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        return 0;
+    }
+
+    private async Task OnboardAsync(AdminClient admin, CancellationToken ct)
+    {
+        if (File.Exists(Path.Combine(ConfigDirectory, "onboard.cert.pem")))
+        {
+            // Same folder as before: only the controller's address may have changed.
+            var identity = await admin.GetAsync<ControllerIdentity>("api/admin/controller", ct);
+            await File.WriteAllTextAsync(Path.Combine(ConfigDirectory, "server"), identity.Server + "\n", ct);
+            return;
+        }
+
+        output.WriteLine($"Onboarding device serial {serial} ...");
+        await OnboardingBundle.CreateAsync(admin, [serial], "demo", ConfigDirectory, ct);
+    }
+
+    private static Task WaitForAsync(Func<bool> condition, OutpostProcess process, string what, TimeSpan timeout, CancellationToken ct) =>
+        WaitForAsync(() => Task.FromResult(condition()), process, what, timeout, ct);
+
+    private static async Task WaitForAsync(Func<Task<bool>> condition, OutpostProcess process, string what, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (await condition())
+            {
+                return;
+            }
+
+            if (process.HasExited)
+            {
+                throw new CliException($"Gave up waiting for {what}: the process exited with code {process.ExitCode}. See {process.LogPath}.");
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new CliException($"Gave up waiting for {what} after {timeout.TotalSeconds:0} s. See {process.LogPath}.");
+            }
+
+            await Task.Delay(200, ct);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,29 @@
+namespace Outpost.E2E.Tests;
+
+public sealed class DemoTests
+{
+    [Fact]
+    public async Task Demo_once_onboards_a_device_and_shows_it_online_with_its_info()
+    {
+        var root = Directory.CreateTempSubdirectory("outpost-demo-test-").FullName;
+        try
+        {
+            var result = await OutpostBinary.RunAsync(root, "demo", "--once");
+            Assert.True(result.ExitCode == 0, $"demo --once exited {result.ExitCode}:\n{result.Output}\n{result.Error}");
+            Assert.Contains("demo-0001", result.Output);
+            Assert.Contains("online", result.Output);
+            Assert.Contains(Environment.MachineName, result.Output);
+            Assert.Contains("Admin token:", result.Output);
+
+            // A second run reuses the folder: same PKI, same device, no second registration.
+            var again = await OutpostBinary.RunAsync(root, "demo", "--once");
+            Assert.True(again.ExitCode == 0, $"second demo --once exited {again.ExitCode}:\n{again.Output}\n{again.Error}");
+            var list = await OutpostBinary.RunAsync(root, "device", "list");
+            Assert.Equal(1, list.Output.Split('\n').Count(line => line.Contains("demo-0001")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
