@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Outpost.Agent.Apps;
 using Outpost.Agent.Identity;
 using Outpost.Agent.Logging;
 using Outpost.Agent.Outbox;
@@ -47,6 +48,7 @@ public static partial class AgentHost
         var onboarding = new DeviceOnboarding(client, configuration, identity, state, options, loggers.CreateLogger<DeviceOnboarding>());
 
         NewLogsShipper? shipper = null;
+        AppPipeline? apps = null;
         try
         {
             var deviceUuid = await onboarding.StartAsync(ct).ConfigureAwait(false);
@@ -58,9 +60,17 @@ public static partial class AgentHost
 
             var host = HostFacts.Read();
             var infoReporter = new DeviceInfoReporter(new DeviceInfoCollector(host, options.StateDir, options.AgentVersion, time), outbox,
-                CurrentUuid, () => poller.Current, options.Timings, time, loggers.CreateLogger<DeviceInfoReporter>());
-            poller.Changed += _ => infoReporter.ForceSend();
-            var metricsReporter = new MetricsReporter(new MetricsCollector(options.StateDir, statistics, outbox, () => logBuffer.Dropped, time),
+                CurrentUuid, () => poller.Current, options.Timings, time, loggers.CreateLogger<DeviceInfoReporter>(),
+                Path.Combine(options.StateDir, "info.device.last"));
+            poller.Changed += _ => infoReporter.CheckNow();
+            if (options.Apps.Enabled)
+            {
+                apps = new AppPipeline(options.StateDir, () => poller.Current, outbox, CurrentUuid, options.Apps, time, loggers);
+                poller.Changed += _ => apps.Wake();
+            }
+
+            var appMetrics = apps is null ? null : new Func<IReadOnlyList<Org.Lfedge.Eve.Metrics.appMetric>>(() => apps.Apps.Metrics);
+            var metricsReporter = new MetricsReporter(new MetricsCollector(options.StateDir, statistics, outbox, () => logBuffer.Dropped, time, appMetrics: appMetrics),
                 client, () => poller.Current, time, loggers.CreateLogger<MetricsReporter>());
             shipper = new NewLogsShipper(logBuffer, outbox, CurrentUuid, host.BootPartitionLabel ?? "IMGA", options.AgentVersion,
                 options.Timings.LogFlushInterval, time);
@@ -84,6 +94,8 @@ public static partial class AgentHost
                 infoReporter.RunAsync(stop.Token),
                 metricsReporter.RunAsync(stop.Token),
                 shipper.RunAsync(stop.Token),
+                // Apps are never stopped when the agent stops: the next run adopts them.
+                apps?.RunAsync(stop.Token) ?? Task.Delay(Timeout.Infinite, stop.Token),
             ];
 
             var online = Task.WhenAll(poller.FirstFetch, firstInfoDelivered.Task);
@@ -127,6 +139,10 @@ public static partial class AgentHost
             // Lines logged while stopping go into the outbox too; the next run delivers them.
             shipper?.Flush();
             messageIds.SaveExact();
+            if (apps is not null)
+            {
+                await apps.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 

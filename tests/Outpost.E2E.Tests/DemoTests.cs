@@ -18,8 +18,9 @@ public sealed class DemoTests
             // A second run reuses the folder: same PKI, same device, no second registration.
             var again = await OutpostBinary.RunAsync(root, "demo", "--once");
             Assert.True(again.ExitCode == 0, $"second demo --once exited {again.ExitCode}:\n{again.Output}\n{again.Error}");
-            var list = await OutpostBinary.RunAsync(root, "device", "list");
-            Assert.Equal(1, list.Output.Split('\n').Count(line => line.Contains("demo-0001")));
+            var store = new Outpost.Controller.Storage.SqliteControllerStore(Path.Combine(root, "outpost-demo", "controller", "controller.db"));
+            var devices = await store.ListDevicesAsync(CancellationToken.None);
+            Assert.Equal("demo-0001", Assert.Single(devices).Serial);
         }
         finally
         {

@@ -84,7 +84,10 @@ public sealed class DeviceLifecycleTests : IAsyncLifetime
             "--controller", $"https://127.0.0.1:{_port}/", "--token-file", Path.Combine(ControllerData, "admin.token"),
             "--ca-file", Path.Combine(ControllerData, "pki", "root-certificate.pem"));
         Assert.True(set.ExitCode == 0, set.Output + set.Error);
-        await agent.WaitForOutputAsync("app.test.marker", Patience);
+        // The agent reports the item it does not know back in configItemStatus, as EVE does.
+        await Eventually.TrueAsync(async () =>
+            (await admin.DeviceAsync(device.Id.ToString())).GetProperty("deviceInfo").GetRawText().Contains("app.test.marker", StringComparison.Ordinal),
+            Patience, "the device to report the new config item in its info");
 
         var list = await OutpostBinary.RunAsync(_root, "device", "list",
             "--controller", $"https://127.0.0.1:{_port}/", "--token-file", Path.Combine(ControllerData, "admin.token"),
@@ -106,9 +109,13 @@ public sealed class DeviceLifecycleTests : IAsyncLifetime
 
         var certificateBefore = await File.ReadAllTextAsync(Path.Combine(StateDir, "device.cert.pem"));
         await agent.KillAsync();
+        var restartedAt = DateTimeOffset.UtcNow;
         var restarted = StartAgent();
-        await restarted.WaitForOutputAsync("Applied config", Patience);
-        await Task.Delay(TimeSpan.FromSeconds(6));
+        await restarted.WaitForOutputAsync("Resuming as device", Patience);
+        await Eventually.TrueAsync(async () => (await admin.DevicesAsync()).Single().LastSeenAt > restartedAt.AddSeconds(1),
+            Patience, "the restarted agent to call the controller again");
+        // Give it time to send whatever it would resend (device info is checked every 30 s at most).
+        await Task.Delay(TimeSpan.FromSeconds(8));
         Assert.Equal(infoBefore, await store.CountInfoAsync(device.Id, CancellationToken.None));
         Assert.Equal(device.Id, Assert.Single(await admin.DevicesAsync()).Id);
         Assert.Equal(certificateBefore, await File.ReadAllTextAsync(Path.Combine(StateDir, "device.cert.pem")));
@@ -135,9 +142,18 @@ public sealed class DeviceLifecycleTests : IAsyncLifetime
         StartAgent();
         using var again = new AdminHttp(ControllerData);
         var device = await WaitOnlineAsync(again);
-        await Eventually.TrueAsync(async () =>
-            (await again.LogsAsync(device.Id.ToString())).Any(l => l.DeviceTimestamp >= outageStart && l.DeviceTimestamp <= outageEnd),
-            Patience, "log lines written during the outage to be delivered after it");
+        try
+        {
+            await Eventually.TrueAsync(async () =>
+                (await again.LogsAsync(device.Id.ToString())).Any(l => l.DeviceTimestamp >= outageStart && l.DeviceTimestamp <= outageEnd),
+                Patience, "log lines written during the outage to be delivered after it");
+        }
+        catch (TimeoutException e)
+        {
+            var logs = await again.LogsAsync(device.Id.ToString());
+            throw new TimeoutException($"{e.Message} Outage {outageStart:O}..{outageEnd:O}. Stored lines:\n"
+                + string.Join("\n", logs.Select(l => $"{l.DeviceTimestamp:O} {l.Content}")) + "\nAgent output:\n" + agent.Output);
+        }
     }
 
     public async Task DisposeAsync()

@@ -6,9 +6,9 @@ using Outpost.Agent.Outbox;
 namespace Outpost.Agent.Reporting;
 
 /// <summary>
-/// Queues the device info whenever it changes (compared without its timestamp), whenever the desired state
-/// changes, and at least every <c>timer.deviceinfo.interval</c>. A newer device info supersedes an undelivered
-/// older one in the outbox.
+/// Queues the device info whenever it changes (compared without its timestamp) and at least every
+/// <c>timer.deviceinfo.interval</c>. A newer device info supersedes an undelivered older one in the outbox. The
+/// last queued info is remembered in the state directory, so a restarted agent does not send the same info again.
 /// </summary>
 public sealed partial class DeviceInfoReporter(
     DeviceInfoCollector collector,
@@ -17,17 +17,15 @@ public sealed partial class DeviceInfoReporter(
     Func<DesiredState> desired,
     AgentTimings timings,
     TimeProvider time,
-    ILogger<DeviceInfoReporter> logger)
+    ILogger<DeviceInfoReporter> logger,
+    string? lastQueuedPath = null)
 {
     public const string OutboxKey = "device";
     private readonly Lock _gate = new();
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private volatile bool _forced = true;
-
-    /// <summary>Sends the info at the next opportunity even when nothing changed (config change, controller epoch).</summary>
-    public void ForceSend()
+    /// <summary>Looks for changes now instead of at the next periodic check (the desired state changed).</summary>
+    public void CheckNow()
     {
-        _forced = true;
         lock (_gate)
         {
             _wake.TrySetResult();
@@ -36,8 +34,7 @@ public sealed partial class DeviceInfoReporter(
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        byte[]? lastQueued = null;
-        var lastQueuedAt = DateTimeOffset.MinValue;
+        var (lastQueued, lastQueuedAt) = LoadLastQueued();
         while (!cancellationToken.IsCancellationRequested)
         {
             var state = desired();
@@ -47,12 +44,12 @@ public sealed partial class DeviceInfoReporter(
                 var bytes = unstamped.ToByteArray();
                 var now = time.GetUtcNow();
                 var due = now - lastQueuedAt >= state.Settings.DeviceInfoInterval;
-                if (_forced || due || lastQueued is null || !bytes.AsSpan().SequenceEqual(lastQueued))
+                if (due || lastQueued is null || !bytes.AsSpan().SequenceEqual(lastQueued))
                 {
-                    _forced = false;
                     outbox.Enqueue(OutboxKind.Info, OutboxKey, collector.Stamp(unstamped).ToByteArray());
                     lastQueued = bytes;
                     lastQueuedAt = now;
+                    SaveLastQueued(bytes, now);
                     LogQueued(logger);
                 }
             }
@@ -66,6 +63,33 @@ public sealed partial class DeviceInfoReporter(
         }
     }
 
+    /// <summary>File layout: 8 bytes of Unix milliseconds (little endian), then the unstamped info.</summary>
+    private (byte[]? Bytes, DateTimeOffset At) LoadLastQueued()
+    {
+        if (lastQueuedPath is null || !File.Exists(lastQueuedPath))
+        {
+            return (null, DateTimeOffset.MinValue);
+        }
+
+        var content = File.ReadAllBytes(lastQueuedPath);
+        return content.Length < 8
+            ? (null, DateTimeOffset.MinValue)
+            : (content[8..], DateTimeOffset.FromUnixTimeMilliseconds(BitConverter.ToInt64(content, 0)));
+    }
+
+    private void SaveLastQueued(byte[] bytes, DateTimeOffset at)
+    {
+        if (lastQueuedPath is null)
+        {
+            return;
+        }
+
+        var content = new byte[8 + bytes.Length];
+        BitConverter.TryWriteBytes(content.AsSpan(0, 8), at.ToUnixTimeMilliseconds());
+        bytes.CopyTo(content, 8);
+        Persistence.AtomicFile.Write(lastQueuedPath, content);
+    }
+
     private async Task WaitAsync(TimeSpan wait, CancellationToken cancellationToken)
     {
         Task wake;
@@ -77,11 +101,6 @@ public sealed partial class DeviceInfoReporter(
             }
 
             wake = _wake.Task;
-        }
-
-        if (_forced)
-        {
-            return;
         }
 
         using var stopDelay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -66,9 +66,11 @@ public sealed partial class ConfigPoller(
         var failures = new ExponentialBackoff(options.Timings.ConfigRetryFirst, TimeSpan.FromDays(1));
         while (!cancellationToken.IsCancellationRequested)
         {
-            var interval = _current.Settings.ConfigInterval;
             TimeSpan delay;
-            if (await PollOnceAsync(cancellationToken).ConfigureAwait(false))
+            var polled = await PollOnceAsync(cancellationToken).ConfigureAwait(false);
+            // Read the interval after the poll: a config that changes timer.config.interval applies at once.
+            var interval = _current.Settings.ConfigInterval;
+            if (polled)
             {
                 failures.Reset();
                 delay = Jitter.ConfigPoll(interval);
