@@ -27,6 +27,9 @@ public sealed record AgentOptions(string ConfigDir, string StateDir)
 
     public AgentTimings Timings { get; init; } = new();
 
+    /// <summary>How apps from the controller's config are fetched and run.</summary>
+    public Apps.AppRuntimeOptions Apps { get; init; } = new();
+
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>Where the device key lives; null means files in <see cref="StateDir"/> (a TPM store can come later).</summary>

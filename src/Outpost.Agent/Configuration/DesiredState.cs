@@ -4,7 +4,7 @@ namespace Outpost.Agent.Configuration;
 
 /// <summary>
 /// The controller's desired state for this device, parsed once from a verified EdgeDevConfig. Immutable:
-/// subsystems compare it with what they observe and converge. Later issues add apps, volumes and networks.
+/// subsystems compare it with what they observe and converge. Apps, volumes, content trees and datastores are parsed into records keyed by id.
 /// </summary>
 public sealed record DesiredState(
     string ConfigHash,
@@ -15,6 +15,18 @@ public sealed record DesiredState(
     DateTimeOffset? ConfigTimestamp,
     EdgeDevConfig Source)
 {
+    /// <summary>Datastores by id.</summary>
+    public IReadOnlyDictionary<string, DatastoreSpec> Datastores { get; init; } = new Dictionary<string, DatastoreSpec>();
+
+    /// <summary>Content trees by UUID.</summary>
+    public IReadOnlyDictionary<string, ContentTreeSpec> ContentTrees { get; init; } = new Dictionary<string, ContentTreeSpec>();
+
+    /// <summary>Volumes by UUID.</summary>
+    public IReadOnlyDictionary<string, VolumeSpec> Volumes { get; init; } = new Dictionary<string, VolumeSpec>();
+
+    /// <summary>App instances by UUID.</summary>
+    public IReadOnlyDictionary<string, AppSpec> Apps { get; init; } = new Dictionary<string, AppSpec>();
+
     /// <summary>Before any config arrives: EVE's defaults.</summary>
     public static DesiredState Initial { get; } = new("", "", ConfigItemSettings.Defaults, "", 0, null, new EdgeDevConfig());
 
@@ -25,5 +37,26 @@ public sealed record DesiredState(
         config.ControllercertConfighash,
         config.ControllerEpoch,
         config.ConfigTimestamp?.ToDateTimeOffset(),
-        config);
+        config)
+    {
+        Datastores = ByKey(config.Datastores.Select(DatastoreSpec.From), d => d.Id),
+        ContentTrees = ByKey(config.ContentInfo.Select(ContentTreeSpec.From), c => c.Uuid),
+        Volumes = ByKey(config.Volumes.Select(VolumeSpec.From), v => v.Uuid),
+        Apps = ByKey(config.Apps.Select(AppSpec.From), a => a.Uuid),
+    };
+
+    // Objects without an id cannot be reported on; a duplicate id keeps the last one, as a map in EVE would.
+    private static Dictionary<string, T> ByKey<T>(IEnumerable<T> items, Func<T, string> key)
+    {
+        var result = new Dictionary<string, T>(StringComparer.OrdinalIgnoreCase);
+        foreach (var item in items)
+        {
+            if (key(item) is { Length: > 0 } k)
+            {
+                result[k] = item;
+            }
+        }
+
+        return result;
+    }
 }

@@ -7,6 +7,8 @@ public enum OutboxKind
     Info,
     /// <summary>One gzip newlogs file, posted raw to id/{uuid}/newlogs.</summary>
     NewLogs,
+    /// <summary>One gzip newlogs file of an app's console; its key is "APPUUID_OFFSET"; posted to apps/instanceid/{app}/newlogs.</summary>
+    AppNewLogs,
 }
 
 /// <summary>

@@ -264,6 +264,7 @@ public sealed partial class PersistentOutbox
     {
         OutboxKind.Info => "info",
         OutboxKind.NewLogs => "newlogs",
+        OutboxKind.AppNewLogs => "appnewlogs",
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
@@ -271,6 +272,7 @@ public sealed partial class PersistentOutbox
     {
         "info" => OutboxKind.Info,
         "newlogs" => OutboxKind.NewLogs,
+        "appnewlogs" => OutboxKind.AppNewLogs,
         _ => null,
     };
 

@@ -6,14 +6,15 @@ using Outpost.Agent.Uplink;
 
 namespace Outpost.Agent.Reporting;
 
-/// <summary>Builds ZMetricMsg with cumulative device counters. Metrics are not queued: a lost one is replaced by the next.</summary>
+/// <summary>Builds ZMetricMsg with cumulative device counters and, when given, per-app metrics (am). Metrics are not queued: a lost one is replaced by the next.</summary>
 public sealed class MetricsCollector(
     string stateDirectory,
     UplinkStatistics uplink,
     PersistentOutbox outbox,
     Func<long> droppedLogLines,
     TimeProvider time,
-    string procRoot = "/proc")
+    string procRoot = "/proc",
+    Func<IReadOnlyList<appMetric>>? appMetrics = null)
 {
     public ZMetricMsg Collect(string deviceUuid)
     {
@@ -82,7 +83,10 @@ public sealed class MetricsCollector(
         metric.MetricItems.Add(Counter("uplink.rejected.responses", (ulong)uplink.RejectedResponses));
         metric.MetricItems.Add(Counter("log.dropped", (ulong)droppedLogLines()));
 
-        return new ZMetricMsg { DevID = deviceUuid, AtTimeStamp = Timestamp.FromDateTimeOffset(time.GetUtcNow()), Dm = metric };
+        var message = new ZMetricMsg { DevID = deviceUuid, AtTimeStamp = Timestamp.FromDateTimeOffset(time.GetUtcNow()), Dm = metric };
+        // Per-app usage as the app reconciler last sampled it (running apps only).
+        message.Am.Add(appMetrics?.Invoke() ?? []);
+        return message;
     }
 
     private zedcloudMetric Zedcloud()

@@ -163,6 +163,13 @@ public sealed partial class ControllerClient : IDisposable
         return reply.As(reply.Outcome == UplinkOutcome.Success);
     }
 
+    /// <summary>Posts one app newlogs gzip file (app console output) for the app instance <paramref name="appUuid"/>.</summary>
+    public async Task<UplinkResult<bool>> PostAppNewLogsAsync(string deviceUuid, string appUuid, ReadOnlyMemory<byte> gzipFile, CancellationToken cancellationToken)
+    {
+        var reply = await SendAsync(HttpMethod.Post, DeviceApiPaths.AppNewLogs(deviceUuid, appUuid), _deviceSigner.Seal(gzipFile.Span), verify: true, cancellationToken, allowJsonBody: true).ConfigureAwait(false);
+        return reply.As(reply.Outcome == UplinkOutcome.Success);
+    }
+
     public async Task<UplinkResult<bool>> PostMetricsAsync(string deviceUuid, ZMetricMsg metrics, CancellationToken cancellationToken)
     {
         var reply = await SendAsync(HttpMethod.Post, DeviceApiPaths.Metrics(deviceUuid), _deviceSigner.Seal(metrics), verify: true, cancellationToken).ConfigureAwait(false);

@@ -79,6 +79,7 @@ public sealed class EveControllerFixture : IAsyncDisposable
         app.MapPost(DeviceApiPaths.Prefix + "/id/{uuid}/info", Info);
         app.MapPost(DeviceApiPaths.Prefix + "/id/{uuid}/metrics", Metrics);
         app.MapPost(DeviceApiPaths.Prefix + "/id/{uuid}/newlogs", NewLogs);
+        app.MapPost(DeviceApiPaths.Prefix + "/id/{uuid}/apps/instanceid/{app}/newlogs", AppNewLogs);
         app.Use(async (context, next) =>
         {
             State.Requests.Enqueue(context.Request.Path);
@@ -260,6 +261,29 @@ public sealed class EveControllerFixture : IAsyncDisposable
         foreach (var entry in file.Entries)
         {
             State.LogEntries.Enqueue(entry);
+        }
+
+        return Results.StatusCode(StatusCodes.Status201Created);
+    }
+
+    private async Task<IResult> AppNewLogs(HttpRequest request, string uuid, string app)
+    {
+        var (device, payload) = await Authenticate(request, uuid);
+        if (device is null)
+        {
+            return Results.StatusCode(StatusCodes.Status401Unauthorized);
+        }
+
+        // Like the controller: logs of an app this device does not run are refused.
+        if (!State.ConfigFor(device).Apps.Any(a => a.Uuidandversion.Uuid == app))
+        {
+            return Results.StatusCode(StatusCodes.Status400BadRequest);
+        }
+
+        var file = NewLogsFormat.Unpack(payload);
+        foreach (var entry in file.Entries)
+        {
+            State.AppLogEntries.Enqueue((app, file.Header.AppName ?? "", entry));
         }
 
         return Results.StatusCode(StatusCodes.Status201Created);

@@ -48,6 +48,12 @@ public sealed class EveControllerState
 
     public ConcurrentQueue<ZMetricMsg> Metrics { get; } = new();
 
+    /// <summary>App console lines received on apps/instanceid/{app}/newlogs, with the app name from the gzip header.</summary>
+    public ConcurrentQueue<(string AppUuid, string AppName, LogEntry Entry)> AppLogEntries { get; } = new();
+
+    /// <summary>Adds app objects (datastores, content trees, volumes, apps) to every config served.</summary>
+    public Action<EdgeDevConfig>? ExtendConfig { get; set; }
+
     public ConcurrentQueue<string> Requests { get; } = new();
 
     public ConcurrentQueue<(string Path, IReadOnlyDictionary<string, string> Headers)> RequestHeaders { get; } = new();
@@ -79,6 +85,7 @@ public sealed class EveControllerState
             config.ConfigItems.AddRange(ConfigItems.Select(i => i.Clone()));
         }
 
+        ExtendConfig?.Invoke(config);
         return config;
     }
 }
