@@ -1,13 +1,11 @@
 #!/bin/sh
 # Makes the example's input images as local OCI layouts under examples/images/, offline and without
-# Docker, from Debian packages on this machine:
-#   linux-image-amd64 (/boot/vmlinuz-* and its modules) and busybox-static (/bin/busybox).
-# The packing is done by Outpost.Image's DemoInputs/OciLayoutBuilder through a .NET file-based app.
+# Docker, from Debian packages on this machine: linux-image-amd64 (/boot/vmlinuz-* and its modules)
+# and busybox-static (/bin/busybox).
+#   usage: examples/make-inputs.sh [OUTDIR]     (OUTPOST overrides the command, default `outpost`)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-"$here/images"}
-for need in /bin/busybox; do
-  [ -e "$need" ] || { echo "missing $need: apt-get install busybox-static" >&2; exit 1; }
-done
+[ -e /bin/busybox ] || { echo "missing /bin/busybox: apt-get install busybox-static" >&2; exit 1; }
 ls /boot/vmlinuz-* >/dev/null 2>&1 || { echo "no kernel in /boot: apt-get install linux-image-amd64" >&2; exit 1; }
-exec dotnet run --file "$here/make-inputs.cs" -- "$out"
+exec ${OUTPOST:-outpost} image example-inputs "$out"

@@ -18,4 +18,5 @@ root.Subcommands.Add(OnboardingCommand.Create());
 root.Subcommands.Add(DeviceCommand.Create());
 root.Subcommands.Add(AppCommand.Create());
 root.Subcommands.Add(AppCommand.CreateDatastore());
+root.Subcommands.Add(ImageCommand.Create());
 return await root.Parse(args).InvokeAsync();

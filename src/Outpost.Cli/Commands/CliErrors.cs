@@ -20,6 +20,11 @@ internal static class CliErrors
             await Console.Error.WriteLineAsync($"error: {e.Message}");
             return e.ExitCode;
         }
+        catch (Exception e) when (e is Outpost.Image.ImageBuildException or Outpost.Oci.Errors.OciException)
+        {
+            await Console.Error.WriteLineAsync($"error: {e.Message}");
+            return 1;
+        }
         catch (HttpRequestException e)
         {
             await Console.Error.WriteLineAsync($"error: cannot reach the controller: {e.Message}. Is it running? Check --controller or OUTPOST_CONTROLLER.");

@@ -1,0 +1,209 @@
+using System.CommandLine;
+using System.Text.Json;
+using Outpost.Image.Build;
+using Outpost.Image.Diff;
+using Outpost.Image.Inspect;
+using Outpost.Image.Sources;
+using Outpost.Oci.Registry;
+using Spectre.Console;
+
+namespace Outpost.Cli.Commands;
+
+/// <summary>`outpost image build|inspect|diff|push`: the OS image builder and image utilities.</summary>
+internal static class ImageCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("image", "Build Outpost OS images (linuxkit YAML → rootfs → bootable disks) and handle OCI images.");
+        command.Subcommands.Add(CreateBuild());
+        command.Subcommands.Add(CreateInspect());
+        command.Subcommands.Add(CreateDiff());
+        command.Subcommands.Add(ImagePushCommand.Create());
+        command.Subcommands.Add(CreateExampleInputs());
+        return command;
+    }
+
+    /// <summary>Packs the example's kernel, init and busybox images from this machine's Debian packages, offline.</summary>
+    private static Command CreateExampleInputs()
+    {
+        var output = new Argument<string>("dir") { Description = "Where to write the OCI layouts (kernel, init, busybox)." };
+        var command = new Command("example-inputs", "Make the inputs of examples/outpost.yml as local OCI layouts from linux-image-amd64 and busybox-static.") { output };
+        command.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
+        {
+            var directory = Path.GetFullPath(parse.GetValue(output)!);
+            await Outpost.Image.Layouts.DemoInputs.CreateAsync(directory, sources: null, ct);
+            Console.WriteLine($"Wrote kernel, init and busybox OCI layouts to {directory}.");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command CreateBuild()
+    {
+        var spec = new Argument<string>("spec") { Description = "linuxkit-format YAML (kernel, init, onboot, services, files)." };
+        var output = new Option<string>("--out") { Description = "Output directory.", DefaultValueFactory = _ => "./out" };
+        var version = new Option<string>("--version") { Description = "Image version (ROOTFS_VERSION), recorded in /etc/outpost-release.", DefaultValueFactory = _ => "0.0.0-dev" };
+        var arch = new Option<string>("--arch") { Description = "Target architecture (amd64; arm64 is planned).", DefaultValueFactory = _ => "amd64" };
+        var hypervisor = new Option<string>("--hypervisor") { Description = "Hypervisor flavour recorded in the image.", DefaultValueFactory = _ => "kvm" };
+        var platform = new Option<string>("--platform") { Description = "Platform recorded in the image.", DefaultValueFactory = _ => "generic" };
+        var formats = new Option<string[]>("--format") { Description = "Disk formats: raw, qcow2, installer, all (repeatable; default raw).", DefaultValueFactory = _ => ["raw"] };
+        var config = new Option<string?>("--config") { Description = "Device config folder for the CONFIG partition (e.g. from `outpost onboarding create`)." };
+        var epoch = new Option<long?>("--source-date-epoch") { Description = "Timestamp for every file (default: $SOURCE_DATE_EPOCH), for reproducible output." };
+        var cache = new Option<string>("--cache") { Description = "Where images pulled from registries are kept.", DefaultValueFactory = _ => Path.Combine(Path.GetTempPath(), "outpost-image-cache") };
+        var command = new Command("build", "Build rootfs.tar, rootfs.img and bootable disks from a linuxkit YAML spec.")
+        {
+            spec, output, version, arch, hypervisor, platform, formats, config, epoch, cache,
+        };
+        command.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
+        {
+            var options = new ImageBuildOptions
+            {
+                SpecPath = Path.GetFullPath(parse.GetValue(spec)!),
+                OutputDirectory = Path.GetFullPath(parse.GetValue(output)!),
+                Version = parse.GetValue(version)!,
+                Architecture = parse.GetValue(arch)!,
+                Hypervisor = parse.GetValue(hypervisor)!,
+                Platform = parse.GetValue(platform)!,
+                Formats = ParseFormats(parse.GetValue(formats)!),
+                ConfigDirectory = parse.GetValue(config) is { } dir ? Path.GetFullPath(dir) : null,
+                SourceDateEpoch = parse.GetValue(epoch),
+                ImageSource = new CompositeImageSource(new OciLayoutImageSource(), new RegistryImageSource(parse.GetValue(cache)!, new RegistryClient())),
+            };
+
+            var summary = await BuildWithProgressAsync(options, ct);
+            var artifacts = new Table().AddColumns("Artifact", "Size", "SHA-256");
+            foreach (var artifact in summary.Artifacts)
+            {
+                artifacts.AddRow(Markup.Escape(Path.GetRelativePath(Environment.CurrentDirectory, artifact.Path)), FormatSize(artifact.SizeBytes), artifact.Sha256);
+            }
+
+            AnsiConsole.Write(artifacts);
+            var steps = new Table().AddColumns("Step", "Time");
+            foreach (var step in summary.Steps)
+            {
+                steps.AddRow(Markup.Escape(step.Step), $"{step.Duration.TotalSeconds:0.00} s");
+            }
+
+            steps.AddRow("[bold]total[/]", $"[bold]{summary.Total.TotalSeconds:0.00} s[/]");
+            AnsiConsole.Write(steps);
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>A live status line on a terminal; plain lines in logs and pipes.</summary>
+    private static async Task<BuildSummary> BuildWithProgressAsync(ImageBuildOptions options, CancellationToken ct)
+    {
+        if (Console.IsOutputRedirected)
+        {
+            var lines = new Progress<BuildProgress>(p => Console.WriteLine($"[{p.Step}] {p.Detail}"));
+            return await ImageBuilder.BuildAsync(options, lines, ct);
+        }
+
+        BuildSummary? summary = null;
+        await AnsiConsole.Status().StartAsync("Building", async status =>
+        {
+            var progress = new Progress<BuildProgress>(p => status.Status($"[bold]{Markup.Escape(p.Step)}[/] {Markup.Escape(p.Detail)}"));
+            summary = await ImageBuilder.BuildAsync(options, progress, ct);
+        });
+        return summary!;
+    }
+
+    private static Command CreateInspect()
+    {
+        var file = new Argument<string>("file") { Description = "A disk (raw or qcow2), squashfs, FAT image or rootfs tar." };
+        var json = new Option<bool>("--json") { Description = "Print JSON." };
+        var command = new Command("inspect", "Show partitions, A/B states, filesystems and digests of an image file.") { file, json };
+        command.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
+        {
+            var path = parse.GetValue(file)!;
+            if (!File.Exists(path))
+            {
+                throw new CliException($"'{path}' does not exist.");
+            }
+
+            var inspection = await ImageInspector.InspectAsync(path, ct);
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(inspection, new JsonSerializerOptions(JsonSerializerOptions.Web) { WriteIndented = true }));
+                return 0;
+            }
+
+            Console.WriteLine($"{inspection.Path}: {inspection.Format}, {FormatSize(inspection.SizeBytes)}, sha256 {inspection.Sha256}"
+                + (inspection.DiskGuid is { } guid ? $", disk GUID {guid}" : ""));
+            if (inspection.Partitions.Count > 0)
+            {
+                var table = new Table().AddColumns("#", "Name", "Type", "Size", "A/B", "Attributes", "Filesystem", "SHA-256");
+                foreach (var part in inspection.Partitions)
+                {
+                    table.AddRow(part.Number.ToString(), Markup.Escape(part.Name), Markup.Escape(part.TypeName), FormatSize(part.SizeBytes),
+                        part.AbState ?? "-", $"0x{part.Attributes:x16}", Markup.Escape(Describe(part.Filesystem)), part.Sha256[..16] + "…");
+                }
+
+                AnsiConsole.Write(table);
+            }
+            else if (inspection.Filesystem is { } filesystem)
+            {
+                Console.WriteLine(Describe(filesystem));
+                foreach (var entry in filesystem.Files ?? [])
+                {
+                    Console.WriteLine("  " + entry);
+                }
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command CreateDiff()
+    {
+        var before = new Argument<string>("a") { Description = "First rootfs tar." };
+        var after = new Argument<string>("b") { Description = "Second rootfs tar." };
+        var mtime = new Option<bool>("--mtime") { Description = "Also report changed modification times." };
+        var command = new Command("diff", "List files that differ between two rootfs tars.") { before, after, mtime };
+        command.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
+        {
+            var changes = await RootfsDiff.CompareAsync(parse.GetValue(before)!, parse.GetValue(after)!, parse.GetValue(mtime), ct);
+            foreach (var change in changes)
+            {
+                var mark = change.Kind switch { RootfsChangeKind.Added => "+", RootfsChangeKind.Removed => "-", _ => "~" };
+                Console.WriteLine($"{mark} {change.Path}" + (change.Details.Count > 0 ? $"  ({string.Join("; ", change.Details)})" : ""));
+            }
+
+            Console.WriteLine($"{changes.Count} difference(s).");
+            return changes.Count == 0 ? 0 : 1;
+        }));
+        return command;
+    }
+
+    private static OutputFormats ParseFormats(IEnumerable<string> names)
+    {
+        var formats = OutputFormats.None;
+        foreach (var name in names.SelectMany(n => n.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
+            formats |= name.ToLowerInvariant() switch
+            {
+                "raw" => OutputFormats.Raw,
+                "qcow2" => OutputFormats.Qcow2,
+                "installer" => OutputFormats.Installer,
+                "all" => OutputFormats.All,
+                _ => throw new CliException($"Unknown --format '{name}'; use raw, qcow2, installer or all."),
+            };
+        }
+
+        return formats;
+    }
+
+    private static string Describe(FilesystemInspection? filesystem) => filesystem is null
+        ? "-"
+        : filesystem.Type + (filesystem.Label is { Length: > 0 } label ? $" \"{label}\"" : "") + (filesystem.Compression is { } c ? $" ({c})" : "");
+
+    private static string FormatSize(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.0} GiB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.0} MiB",
+        >= 1L << 10 => $"{bytes / 1024.0:0.0} KiB",
+        _ => $"{bytes} B",
+    };
+}
