@@ -212,7 +212,8 @@ public sealed partial class AppReconciler(
                     ? status with { State = ZSwState.Halted, BootTime = observed.StartedAt }
                     : status with
                     {
-                        State = ZSwState.Error, BootTime = observed.StartedAt,
+                        State = ZSwState.Error,
+                        BootTime = observed.StartedAt,
                         Error = ObjectError.Since(previous?.Error, $"App {app.DisplayName} exited with code {observed.ExitCode}.", time.GetUtcNow()),
                     };
             default:

@@ -94,7 +94,11 @@ public sealed partial class ContentReconciler(
                 // Loaded by an earlier run (or a download that just finished): nothing to fetch.
                 entry.Status = entry.Status with
                 {
-                    State = ZSwState.Loaded, ProgressPercentage = 100, Sha256 = tag.Digest.Hex, ImageName = TagPrefix + tree.Uuid, Error = null,
+                    State = ZSwState.Loaded,
+                    ProgressPercentage = 100,
+                    Sha256 = tag.Digest.Hex,
+                    ImageName = TagPrefix + tree.Uuid,
+                    Error = null,
                     SizeBytes = entry.Status.SizeBytes > 0 ? entry.Status.SizeBytes : tag.Size,
                 };
             }
@@ -162,7 +166,11 @@ public sealed partial class ContentReconciler(
             entry.Backoff.Reset();
             Update(entry, s => s with
             {
-                State = ZSwState.Loaded, ImageName = TagPrefix + tree.Uuid, Sha256 = image.ManifestDescriptor.Digest.Hex, SizeBytes = totalBytes, Error = null,
+                State = ZSwState.Loaded,
+                ImageName = TagPrefix + tree.Uuid,
+                Sha256 = image.ManifestDescriptor.Digest.Hex,
+                SizeBytes = totalBytes,
+                Error = null,
             });
             LogLoaded(_logger, tree.Uuid, pinned.ToString(), totalBytes);
         }

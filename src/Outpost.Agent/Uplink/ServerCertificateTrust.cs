@@ -4,8 +4,9 @@ using System.Security.Cryptography.X509Certificates;
 namespace Outpost.Agent.Uplink;
 
 /// <summary>
-/// TLS trust for the controller: the server certificate must chain to root-certificate.pem (and only to it)
-/// and match the host name in CONFDIR/server.
+/// TLS trust for the controller, as EVE builds it: the server certificate must match the host name in
+/// CONFDIR/server and chain either to root-certificate.pem or to the system's trusted roots (a controller
+/// behind a public TLS certificate still signs its objects with the chain rooted in root-certificate.pem).
 /// </summary>
 public static class ServerCertificateTrust
 {
@@ -14,6 +15,12 @@ public static class ServerCertificateTrust
         if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch) || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
         {
             return false;
+        }
+
+        if (errors == SslPolicyErrors.None)
+        {
+            // The platform already validated the chain against the system roots.
+            return true;
         }
 
         using var chain = new X509Chain();

@@ -62,8 +62,11 @@ public sealed partial class VolumeReconciler(
             var size = previous is { IsCreated: true } && previous.GenerationCount == volume.GenerationCount ? previous.SizeBytes : DirectorySize(rootfs);
             return status with
             {
-                State = ZSwState.CreatedVolume, ProgressPercentage = 100, RootfsPath = rootfs,
-                ImageConfigPath = File.Exists(imageConfig) ? imageConfig : null, SizeBytes = size,
+                State = ZSwState.CreatedVolume,
+                ProgressPercentage = 100,
+                RootfsPath = rootfs,
+                ImageConfigPath = File.Exists(imageConfig) ? imageConfig : null,
+                SizeBytes = size,
             };
         }
 
@@ -134,8 +137,11 @@ public sealed partial class VolumeReconciler(
             LogCreated(logger, volume.Uuid, volume.GenerationCount, size);
             return status with
             {
-                State = ZSwState.CreatedVolume, ProgressPercentage = 100, RootfsPath = rootfs,
-                ImageConfigPath = source is null ? null : imageConfig, SizeBytes = size,
+                State = ZSwState.CreatedVolume,
+                ProgressPercentage = 100,
+                RootfsPath = rootfs,
+                ImageConfigPath = source is null ? null : imageConfig,
+                SizeBytes = size,
             };
         }
         catch (Exception e) when (e is OciException or IOException or UnauthorizedAccessException)
