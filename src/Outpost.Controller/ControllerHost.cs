@@ -122,6 +122,7 @@ public sealed class ControllerHost : IAsyncDisposable
         app.MapDeviceApi();
         app.MapAdminApi();
         app.MapAppApi();
+        Registry.RegistryEndpoints.MapRegistryApi(app);
         await app.StartAsync(ct);
 
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
