@@ -3,12 +3,14 @@ using System.Net.Sockets;
 using Outpost.Cli.Admin;
 using Outpost.Cli.Commands;
 using Outpost.Controller.AdminApi;
+using Outpost.Controller.Apps;
 
 namespace Outpost.Cli.Demo;
 
 /// <summary>
 /// `outpost demo`: a controller and an onboarded agent as child processes under one data folder, like
-/// `k3s server` on a laptop. Re-running reuses the folder (same PKI, same device identity).
+/// `k3s server` on a laptop, plus a sample container app served by the controller's own registry. Re-running
+/// reuses the folder (same PKI, same device identity, same app).
 /// </summary>
 internal sealed class DemoRunner(string dataDirectory, int port, string serial, TextWriter output)
 {
@@ -24,8 +26,9 @@ internal sealed class DemoRunner(string dataDirectory, int port, string serial, 
     {
         Directory.CreateDirectory(ControllerDirectory);
         var urlFile = Path.Combine(ControllerDirectory, "controller.url");
+        // Keep the previous run's port when it is free, so addresses printed or saved earlier stay valid.
+        var listenPort = port != 0 ? port : PreviousPort(urlFile) is { } previous && IsFree(previous) ? previous : FreePort();
         File.Delete(urlFile);
-        var listenPort = port == 0 ? FreePort() : port;
         output.WriteLine($"Starting controller on 127.0.0.1:{listenPort} (data {ControllerDirectory}) ...");
         await using var controller = OutpostProcess.Start(
             ["controller", "--data", ControllerDirectory, "--listen", $"127.0.0.1:{listenPort}"],
@@ -35,6 +38,8 @@ internal sealed class DemoRunner(string dataDirectory, int port, string serial, 
         var location = ControllerLocation.Resolve(null, null, null, ControllerDirectory);
         using var admin = new AdminClient(location);
         await OnboardAsync(admin, ct);
+        var app = new DemoApp(admin, ControllerDirectory, output);
+        var withApp = await app.PrepareAsync(listenPort, ct);
 
         output.WriteLine($"Starting agent (config {ConfigDirectory}, state {StateDirectory}) ...");
         await using var agent = OutpostProcess.Start(
@@ -57,6 +62,21 @@ internal sealed class DemoRunner(string dataDirectory, int port, string serial, 
         output.WriteLine($"Admin token: {Path.Combine(ControllerDirectory, "admin.token")}");
         output.WriteLine($"Logs:        {controller.LogPath}, {agent.LogPath}");
         output.WriteLine("Try: outpost device list | outpost device show " + serial + " | outpost device logs " + serial);
+
+        if (withApp)
+        {
+            try
+            {
+                await app.DeployAndWaitAsync(device, listenPort, ct);
+                output.WriteLine();
+                app.Render(await admin.GetAsync<List<AppView>>($"api/admin/devices/{device.Id}/apps", ct), serial);
+            }
+            catch (CliException e) when (!once)
+            {
+                // Interactive: say what went wrong and keep the controller and agent up for a look around.
+                output.WriteLine($"warning: {e.Message}");
+            }
+        }
 
         if (once)
         {
@@ -113,6 +133,23 @@ internal sealed class DemoRunner(string dataDirectory, int port, string serial, 
             }
 
             await Task.Delay(200, ct);
+        }
+    }
+
+    private static int? PreviousPort(string urlFile) =>
+        File.Exists(urlFile) && Uri.TryCreate(File.ReadAllText(urlFile).Trim(), UriKind.Absolute, out var url) ? url.Port : null;
+
+    private static bool IsFree(int candidate)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, candidate);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
         }
     }
 
