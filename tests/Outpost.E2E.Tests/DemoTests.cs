@@ -14,6 +14,8 @@ public sealed class DemoTests
             Assert.Contains("online", result.Output);
             Assert.Contains(Environment.MachineName, result.Output);
             Assert.Contains("Admin token:", result.Output);
+            Assert.Contains("hello", result.Output);
+            Assert.Contains("RUNNING", result.Output);
 
             // A second run reuses the folder: same PKI, same device, no second registration.
             var again = await OutpostBinary.RunAsync(root, "demo", "--once");
@@ -24,6 +26,8 @@ public sealed class DemoTests
         }
         finally
         {
+            // The demo's app keeps running after the agent exits (by design); remove it before the folder.
+            await Apps.Infrastructure.RuncLeftovers.RemoveAsync(Path.Combine(root, "outpost-demo", "device", "state"));
             Directory.Delete(root, recursive: true);
         }
     }

@@ -101,7 +101,7 @@ internal static class AppCommand
         var url = new Option<string>("--url") { Description = "docker://HOST[:PORT] for an OCI registry, or http(s)://HOST/PATH.", Required = true };
         var username = new Option<string?>("--username") { Description = "User name (registry basic/bearer auth or HTTP)." };
         var passwordFile = new Option<string?>("--password-file") { Description = "File holding the password or token (kept out of shell history)." };
-        var caFile = new Option<string?>("--ca-file") { Description = "Extra root certificate (PEM) devices trust for this datastore." };
+        var caFile = new Option<string?>("--datastore-ca-file") { Description = "Extra root certificate (PEM) devices trust for this datastore." };
         command.Subcommands.Add(DeviceCommand.Admin("add", "Add or update a datastore.", [name, url, username, passwordFile, caFile], async (admin, parse, ct) =>
         {
             var password = parse.GetValue(passwordFile) is { } file ? (await File.ReadAllTextAsync(file, ct)).Trim() : null;
