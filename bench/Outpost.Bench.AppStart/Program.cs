@@ -111,19 +111,7 @@ static HttpClient AdminHttpClient(string controllerData, int port)
 {
     var rootCertificate = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(controllerData, "pki", "root-certificate.pem")));
     var handler = new SocketsHttpHandler();
-    handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-    {
-        if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
-        {
-            return false;
-        }
-
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(rootCertificate);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return chain.Build(new X509Certificate2(certificate));
-    };
+    handler.SslOptions.RemoteCertificateValidationCallback = Outpost.Api.Certificates.PrivateRootTrust.Callback(rootCertificate);
     var http = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{port}/") };
     http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", File.ReadAllText(Path.Combine(controllerData, "admin.token")).Trim());
     return http;

@@ -5,6 +5,7 @@ using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Org.Lfedge.Eve.Certs;
 using Outpost.Api;
+using Outpost.Api.Certificates;
 using Outpost.Api.Signing;
 
 namespace Outpost.Bench.DeviceLoad;
@@ -31,10 +32,7 @@ public sealed class DeviceApiClient : IDisposable
             AutomaticDecompression = DecompressionMethods.None,
         };
         var root = target.Root;
-        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-            certificate is not null
-            && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0
-            && ChainsTo(root, certificate);
+        handler.SslOptions.RemoteCertificateValidationCallback = PrivateRootTrust.Callback(root);
         _http = new HttpClient(handler)
         {
             BaseAddress = target.BaseAddress,
@@ -73,21 +71,6 @@ public sealed class DeviceApiClient : IDisposable
             throw new InvalidOperationException(
                 $"POST {path} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(ct)}");
         }
-    }
-
-    private static bool ChainsTo(X509Certificate2 root, X509Certificate certificate)
-    {
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(root);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        if (certificate is X509Certificate2 leaf)
-        {
-            return chain.Build(leaf);
-        }
-
-        using var copy = new X509Certificate2(certificate);
-        return chain.Build(copy);
     }
 
     public void Dispose() => _http.Dispose();

@@ -183,19 +183,7 @@ public sealed class AdminHttp : IDisposable
     {
         var root = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(controllerDataDirectory, "pki", "root-certificate.pem")));
         var handler = new SocketsHttpHandler();
-        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-        {
-            if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
-            {
-                return false;
-            }
-
-            using var chain = new X509Chain();
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.CustomTrustStore.Add(root);
-            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            return chain.Build(new X509Certificate2(certificate));
-        };
+        handler.SslOptions.RemoteCertificateValidationCallback = Outpost.Api.Certificates.PrivateRootTrust.Callback(root);
         _http = new HttpClient(handler) { BaseAddress = new Uri(File.ReadAllText(Path.Combine(controllerDataDirectory, "controller.url")).Trim()) };
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", File.ReadAllText(Path.Combine(controllerDataDirectory, "admin.token")).Trim());
     }

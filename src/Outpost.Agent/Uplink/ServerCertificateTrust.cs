@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
+using Outpost.Api.Certificates;
 
 namespace Outpost.Agent.Uplink;
 
@@ -12,22 +13,8 @@ public static class ServerCertificateTrust
 {
     public static bool IsTrusted(X509Certificate2? certificate, SslPolicyErrors errors, X509Certificate2 root, DateTimeOffset now)
     {
-        if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch) || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
-        {
-            return false;
-        }
-
-        if (errors == SslPolicyErrors.None)
-        {
-            // The platform already validated the chain against the system roots.
-            return true;
-        }
-
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(root);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.VerificationTime = now.UtcDateTime;
-        return chain.Build(certificate);
+        // No errors: the platform already validated the chain against the system roots and the host name.
+        return certificate is not null && errors == SslPolicyErrors.None
+            || PrivateRootTrust.Accepts(certificate, errors, root, now.UtcDateTime);
     }
 }

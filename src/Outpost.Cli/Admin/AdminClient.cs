@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using Outpost.Api.Certificates;
 using Outpost.Cli.Commands;
 using Outpost.Controller.AdminApi;
 
@@ -20,24 +21,7 @@ internal sealed class AdminClient : IDisposable
         if (location.CaFile is not null)
         {
             var root = X509Certificate2.CreateFromPem(File.ReadAllText(location.CaFile));
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-            {
-                if (certificate is null)
-                {
-                    return false;
-                }
-
-                if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
-                {
-                    return false;
-                }
-
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(root);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return chain.Build(new X509Certificate2(certificate));
-            };
+            handler.SslOptions.RemoteCertificateValidationCallback = PrivateRootTrust.Callback(root);
         }
 
         _http = new HttpClient(handler) { BaseAddress = location.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };

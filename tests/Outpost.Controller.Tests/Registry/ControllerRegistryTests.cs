@@ -175,19 +175,7 @@ public sealed class ControllerRegistryTests(ControllerRegistryFixture fixture) :
     private static SocketsHttpHandler TrustingHandler(X509Certificate2 root)
     {
         var handler = new SocketsHttpHandler();
-        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-        {
-            if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
-            {
-                return false;
-            }
-
-            using var chain = new X509Chain();
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.CustomTrustStore.Add(root);
-            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            return chain.Build(new X509Certificate2(certificate));
-        };
+        handler.SslOptions.RemoteCertificateValidationCallback = Outpost.Api.Certificates.PrivateRootTrust.Callback(root);
         return handler;
     }
 }
