@@ -102,14 +102,13 @@ public static class LayerApplier
 
     private static async Task<Stream> OpenDecompressedAsync(Stream layer, string source, CancellationToken cancellationToken)
     {
-        var buffered = new BufferedStream(layer, 1 << 16);
-        var magic = new byte[4];
-        var read = await buffered.ReadAtLeastAsync(magic, magic.Length, throwOnEndOfStream: false, cancellationToken);
-        // Rewind by wrapping: the first bytes are replayed in front of the rest.
-        var replay = new PrefixedStream(magic.AsMemory(0, read), buffered);
-        if (read >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) return new GZipStream(replay, CompressionMode.Decompress);
-        if (read >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd)
+        try
+        {
+            return await Outpost.Oci.Extraction.LayerDecompression.OpenAsync(new BufferedStream(layer, 1 << 16), cancellationToken);
+        }
+        catch (Outpost.Oci.Errors.UnsupportedContentException)
+        {
             throw new NotSupportedYetException($"a layer of '{source}' is zstd-compressed, which Outpost cannot read yet (.NET has no zstd). Rebuild the image with gzip layers.");
-        return replay;
+        }
     }
 }

@@ -4,12 +4,16 @@ using Outpost.Oci.Extraction.Streams;
 
 namespace Outpost.Oci.Extraction;
 
-/// <summary>Recognises a layer's compression by its magic bytes (media types lie often enough) and undoes it.</summary>
-internal static class LayerDecompression
+/// <summary>
+/// Recognises a layer's compression by its magic bytes (media types lie often enough) and undoes it. Shared by the
+/// extractor and the image builder, which composes layers tar-to-tar.
+/// </summary>
+public static class LayerDecompression
 {
     private static readonly byte[] GzipMagic = [0x1f, 0x8b];
     private static readonly byte[] ZstdMagic = [0x28, 0xb5, 0x2f, 0xfd];
 
+    /// <summary>The uncompressed tar stream; throws <see cref="UnsupportedContentException"/> for zstd.</summary>
     public static async Task<Stream> OpenAsync(Stream layer, CancellationToken cancellationToken)
     {
         var head = new byte[4];
