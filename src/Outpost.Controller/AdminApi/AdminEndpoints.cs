@@ -5,6 +5,7 @@ using Google.Protobuf;
 using Org.Lfedge.Eve.Config;
 using Org.Lfedge.Eve.Info;
 using Org.Lfedge.Eve.Metrics;
+using Outpost.Api.Configuration;
 using Outpost.Api.Signing;
 using Outpost.Controller.Configs;
 using Outpost.Controller.DeviceApi;
@@ -63,6 +64,10 @@ internal static class AdminEndpoints
             await WithDeviceAsync(store, device, ct, async record =>
                 ProtoJsonResult(await configs.GetAsync(record.Id, ct) ?? new EdgeDevConfig())));
         admin.MapPut("/devices/{device}/config", SetConfigAsync).Accepts<JsonElement>("application/json");
+        admin.MapPost("/devices/{device}/reboot", (string device, IControllerStore store, DeviceConfigService configs, TimeProvider time, CancellationToken ct) =>
+            RequestOperationAsync(device, "reboot", c => c.Reboot, (c, op) => c.Reboot = op, store, configs, time, ct));
+        admin.MapPost("/devices/{device}/shutdown", (string device, IControllerStore store, DeviceConfigService configs, TimeProvider time, CancellationToken ct) =>
+            RequestOperationAsync(device, "shutdown", c => c.Shutdown, (c, op) => c.Shutdown = op, store, configs, time, ct));
         admin.MapGet("/devices/{device}/config/items", async (string device, IControllerStore store, DeviceConfigService configs, CancellationToken ct) =>
             await WithDeviceAsync(store, device, ct, async record =>
             {
@@ -168,14 +173,32 @@ internal static class AdminEndpoints
             return Results.Ok(new DeviceDetail(await ViewAsync(record, store, time, ct), deviceInfo, objects));
         });
 
-    private static async Task<IResult> SetConfigAsync(string device, HttpRequest request, IControllerStore store, DeviceConfigService configs, CancellationToken ct) =>
+    private static async Task<IResult> SetConfigAsync(string device, HttpContext context, IControllerStore store, DeviceConfigService configs, CancellationToken ct) =>
         await WithDeviceAsync(store, device, ct, async record =>
         {
-            using var reader = new StreamReader(request.Body);
+            // Refused before the body is read (a client that sent Expect: 100-continue never uploads it).
+            var tooLarge = Results.Json(new AdminError(
+                $"The config is larger than the {ConfigBounds.MaxConfigDocumentBytes / (1024 * 1024)} MiB a device config may be "
+                + $"(an app's userData may hold at most {ConfigBounds.MaxUserDataBytes / 1024} KiB); nothing was stored."), statusCode: StatusCodes.Status413PayloadTooLarge);
+            if (context.Request.ContentLength > ConfigBounds.MaxConfigDocumentBytes)
+            {
+                return tooLarge;
+            }
+
+            if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            {
+                limit.MaxRequestBodySize = ConfigBounds.MaxConfigDocumentBytes;
+            }
+
+            using var reader = new StreamReader(context.Request.Body);
             EdgeDevConfig desired;
             try
             {
                 desired = JsonParser.Default.Parse<EdgeDevConfig>(await reader.ReadToEndAsync(ct));
+            }
+            catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                return tooLarge;
             }
             catch (InvalidProtocolBufferException e)
             {
@@ -197,6 +220,23 @@ internal static class AdminEndpoints
                 config.MergeFrom(desired);
             }, ct);
             return ProtoJsonResult(stored);
+        });
+
+    private static async Task<IResult> RequestOperationAsync(string device, string operation, Func<EdgeDevConfig, DeviceOpsCmd?> get,
+        Action<EdgeDevConfig, DeviceOpsCmd> set, IControllerStore store, DeviceConfigService configs, TimeProvider time, CancellationToken ct) =>
+        await WithDeviceAsync(store, device, ct, async record =>
+        {
+            var firstEver = false;
+            var stored = await configs.UpdateAsync(record.Id, config =>
+            {
+                var current = get(config);
+                firstEver = current is null;
+                set(config, new DeviceOpsCmd { Counter = (current?.Counter ?? 0) + 1, OpsTime = time.GetUtcNow().ToString("O") });
+            }, ct);
+            var note = firstEver
+                ? $"This device's config had no {operation} counter yet: the device takes the first one as its baseline (EVE's rule) and does not {operation}. Run the command again once it has fetched this config."
+                : null;
+            return Results.Ok(new DeviceOperationView(operation, get(stored)!.Counter, note));
         });
 
     private static async Task QueryLogsAsync(HttpContext context, string device, long? after, int? limit, string? app, bool? follow,
@@ -240,7 +280,19 @@ internal static class AdminEndpoints
     private static async Task<IResult> WithDeviceAsync(IControllerStore store, string device, CancellationToken ct, Func<DeviceRecord, Task<IResult>> action)
     {
         var record = await FindAsync(store, device, ct);
-        return record is null ? NotFound(new DeviceNotFoundException(device).Message) : await action(record);
+        if (record is null)
+        {
+            return NotFound(new DeviceNotFoundException(device).Message);
+        }
+
+        try
+        {
+            return await action(record);
+        }
+        catch (ConfigValidationException e)
+        {
+            return Results.BadRequest(new AdminError(e.Message));
+        }
     }
 
     /// <summary>Finds a device by UUID or by serial / soft serial.</summary>

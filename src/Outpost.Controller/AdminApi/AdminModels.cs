@@ -33,3 +33,7 @@ public sealed record LogView(long Sequence, string? AppId, DateTimeOffset Device
 public sealed record ControllerIdentity(string Server, string RootCertificatePem);
 
 public sealed record AdminError(string Error);
+
+/// <summary>A device operation the controller put into the device's config (EVE DeviceOpsCmd).</summary>
+/// <param name="Note">Set when the device will only take this counter as its baseline and not act on it.</param>
+public sealed record DeviceOperationView(string Operation, uint Counter, string? Note);

@@ -64,6 +64,10 @@ internal static class AppEndpoints
         {
             return Results.BadRequest(new AdminError(e.Message));
         }
+        catch (ConfigValidationException e)
+        {
+            return Results.BadRequest(new AdminError(e.Message));
+        }
         catch (AppNotFoundException e)
         {
             return Results.NotFound(new AdminError(e.Message));

@@ -1,6 +1,7 @@
 namespace Outpost.Controller.Apps;
 
 /// <summary>What an operator asks for when deploying a container app.</summary>
+/// <param name="Restart">The restart policy: always (the default), on-failure or never.</param>
 public sealed record DeployAppRequest(
     string Name,
     string Image,
@@ -8,7 +9,8 @@ public sealed record DeployAppRequest(
     int? Cpus,
     IReadOnlyDictionary<string, string>? Environment,
     IReadOnlyList<string>? Command,
-    string? Datastore);
+    string? Datastore,
+    string? Restart = null);
 
 public sealed record AppView(
     Guid Id,
@@ -21,7 +23,8 @@ public sealed record AppView(
     int Cpus,
     uint RestartCounter,
     uint PurgeCounter,
-    DateTimeOffset? InfoTimestamp);
+    DateTimeOffset? InfoTimestamp,
+    string Restart = "always");
 
 public sealed record CreateDatastoreRequest(string Name, string Url, string? Username, string? Password, string? CertificatePem);
 

@@ -36,6 +36,7 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
             throw new AppRequestException(e.Message);
         }
 
+        var restart = ParseRestartPolicy(request.Restart);
         var datastores = await store.ListDatastoresAsync(ct);
         var datastore = request.Datastore is { } named
             ? datastores.FirstOrDefault(d => d.Name == named) ?? throw new AppRequestException($"No datastore named '{named}'. Add it with `outpost datastore add`.")
@@ -84,6 +85,7 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
                 UserData = EncodeUserData(request.Environment, request.Command),
                 Restart = new InstanceOpsCmd(),
                 Purge = new InstanceOpsCmd(),
+                Outpost = new OutpostAppOptions { RestartPolicy = restart },
             });
         }, ct);
         return View(config, config.Apps.Single(a => a.Uuidandversion.Uuid == appId.ToString()), null);
@@ -160,7 +162,7 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
     public async Task<Guid> ResolveAsync(Guid deviceId, string app, CancellationToken ct)
     {
         var config = await configs.GetAsync(deviceId, ct) ?? throw new DeviceNotFoundException(deviceId.ToString());
-        return Guid.Parse(Find(config, app).Uuidandversion.Uuid);
+        return Guid.TryParse(Find(config, app).Uuidandversion?.Uuid, out var id) ? id : throw new AppNotFoundException(app);
     }
 
     public async Task<DatastoreView> SaveDatastoreAsync(CreateDatastoreRequest request, CancellationToken ct)
@@ -244,12 +246,29 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
         return result;
     }
 
+    /// <summary>The restart policy a deploy asks for: always (also when not given), on-failure or never.</summary>
+    public static OutpostRestartPolicy ParseRestartPolicy(string? text) => text?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "always" => OutpostRestartPolicy.Always,
+        "on-failure" => OutpostRestartPolicy.OnFailure,
+        "never" => OutpostRestartPolicy.Never,
+        _ => throw new AppRequestException($"Unknown restart policy '{text}'; use always, on-failure or never."),
+    };
+
+    private static string RestartPolicyName(OutpostRestartPolicy policy) => policy switch
+    {
+        OutpostRestartPolicy.OnFailure => "on-failure",
+        OutpostRestartPolicy.Never => "never",
+        _ => "always",
+    };
+
     private static AppView View(EdgeDevConfig config, AppInstanceConfig app, ZInfoApp? info)
     {
         var volume = config.Volumes.FirstOrDefault(v => v.Uuid == app.VolumeRefList.FirstOrDefault()?.Uuid);
         var content = config.ContentInfo.FirstOrDefault(c => c.Uuid == volume?.Origin?.DownloadContentTreeID);
         return new AppView(
-            Guid.Parse(app.Uuidandversion.Uuid),
+            // Stored configs are validated, so the id is a UUID; an older, unchecked one must not make the list fail.
+            Guid.TryParse(app.Uuidandversion?.Uuid, out var id) ? id : Guid.Empty,
             app.Displayname,
             content?.DisplayName ?? "",
             app.Activate,
@@ -259,7 +278,8 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
             (int)(app.Fixedresources?.Vcpus ?? 0),
             app.Restart?.Counter ?? 0,
             app.Purge?.Counter ?? 0,
-            null);
+            null,
+            RestartPolicyName(app.Outpost?.RestartPolicy ?? OutpostRestartPolicy.Unspecified));
     }
 
     /// <summary>Environment as KEY=VALUE lines (EVE's legacy cloud-init format), base64 as EVE expects.</summary>

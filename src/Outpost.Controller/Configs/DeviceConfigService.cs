@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Org.Lfedge.Eve.Config;
+using Outpost.Api.Configuration;
 using Outpost.Controller.Pki;
 using Outpost.Controller.Storage;
 
@@ -10,7 +11,9 @@ namespace Outpost.Controller.Configs;
 /// <summary>
 /// Owns the desired configuration of devices: the default a device gets at registration, every change
 /// (which bumps id.version and config_timestamp so EVE never drops it as obsolete), and the hash that lets
-/// the config endpoint answer 304.
+/// the config endpoint answer 304. No change is stored unless the whole config passes <see cref="ConfigValidator"/>
+/// (object ids are UUIDs, references resolve, <see cref="ConfigBounds"/> hold): a device must never be sent a config
+/// it would have to refuse.
 /// </summary>
 public sealed class DeviceConfigService(IControllerStore store, ControllerPki pki, ControllerOptions options, TimeProvider time)
 {
@@ -26,6 +29,10 @@ public sealed class DeviceConfigService(IControllerStore store, ControllerPki pk
             Id = new UUIDandVersion { Uuid = deviceId.ToString(), Version = "1" },
             ControllercertConfighash = CertificatesHash,
             ConfigTimestamp = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+            // The device takes the first counters it sees as a baseline (EVE's rule), so they are there from the start:
+            // the first `outpost device reboot` then acts.
+            Reboot = new DeviceOpsCmd { Counter = 0 },
+            Shutdown = new DeviceOpsCmd { Counter = 0 },
         };
         foreach (var (key, value) in options.DefaultConfigItems.OrderBy(item => item.Key, StringComparer.Ordinal))
         {
@@ -45,6 +52,7 @@ public sealed class DeviceConfigService(IControllerStore store, ControllerPki pk
     /// Applies <paramref name="change"/> to the device's config and stores it with a new version. The device
     /// UUID and the certificate hash are forced back afterwards: they are not the operator's to change.
     /// </summary>
+    /// <exception cref="ConfigValidationException">The changed config breaks a rule; nothing was stored.</exception>
     public async Task<EdgeDevConfig> UpdateAsync(Guid deviceId, Action<EdgeDevConfig> change, CancellationToken ct)
     {
         await _writeLock.WaitAsync(ct);
@@ -57,6 +65,12 @@ public sealed class DeviceConfigService(IControllerStore store, ControllerPki pk
             next.Id = new UUIDandVersion { Uuid = deviceId.ToString(), Version = version.ToString() };
             next.ControllercertConfighash = CertificatesHash;
             next.ConfigTimestamp = Timestamp.FromDateTimeOffset(time.GetUtcNow());
+            var validation = ConfigValidator.Validate(next, deviceId.ToString());
+            if (!validation.IsValid)
+            {
+                throw new ConfigValidationException(validation);
+            }
+
             await store.SetConfigAsync(Record(deviceId, next), ct);
             return next;
         }
@@ -73,6 +87,13 @@ public sealed class DeviceConfigService(IControllerStore store, ControllerPki pk
     }
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}
+
+/// <summary>A config change the controller refuses to store; the message lists every problem.</summary>
+public sealed class ConfigValidationException(ConfigValidation validation)
+    : Exception("The config is refused: " + string.Join(" ", validation.Describe()))
+{
+    public ConfigValidation Validation { get; } = validation;
 }
 
 /// <summary>No device with this id or serial.</summary>
