@@ -1,6 +1,8 @@
 using System.Reflection;
 using Microsoft.Extensions.Logging;
 using Outpost.Agent.Identity;
+using Outpost.Agent.Node;
+using Outpost.Agent.Outbox;
 
 namespace Outpost.Agent;
 
@@ -11,13 +13,20 @@ namespace Outpost.Agent;
 /// </summary>
 public sealed record AgentOptions(string ConfigDir, string StateDir)
 {
-    public const long DefaultOutboxQuotaBytes = 64L * 1024 * 1024;
-
     /// <summary>Return 0 after the first successful config fetch and the first delivered device info.</summary>
     public bool ExitWhenOnline { get; init; }
 
-    /// <summary>Bytes the outbox may hold; past it the oldest undelivered items are dropped and counted.</summary>
-    public long OutboxQuotaBytes { get; init; } = DefaultOutboxQuotaBytes;
+    /// <summary>Bytes each outbox lane may hold; past it that lane's oldest undelivered items are dropped and counted.</summary>
+    public OutboxQuotas OutboxQuotas { get; init; } = OutboxQuotas.Default;
+
+    /// <summary>Where the host's boot id is read; tests point it at a file they change to simulate a reboot.</summary>
+    public string BootIdPath { get; init; } = HostBoot.DefaultBootIdPath;
+
+    /// <summary>What a reboot command from the controller does (see <see cref="NodePowerMode"/>).</summary>
+    public NodePowerMode Power { get; init; } = NodePowerMode.Simulated;
+
+    /// <summary>A reboot for tests and embedders; overrides <see cref="Power"/>.</summary>
+    public INodePower? PowerOverride { get; init; }
 
     /// <summary>Give up onboarding after this many failed attempts and throw <see cref="OnboardingException"/>; null retries forever.</summary>
     public int? MaxOnboardingAttempts { get; init; }

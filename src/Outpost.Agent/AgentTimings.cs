@@ -32,4 +32,18 @@ public sealed record AgentTimings
 
     /// <summary>Per-request limit (EVE: timer.send.timeout, 120 s).</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>How often object status is looked at again when nothing changed (a refused status comes due, a deletion was delivered).</summary>
+    public TimeSpan StatusRetryInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A status the controller refused (or that was dropped) is offered again after this, doubling up to <see cref="StatusRefusedRetryMax"/>.</summary>
+    public TimeSpan StatusRefusedRetryFirst { get; init; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan StatusRefusedRetryMax { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>How long a reboot or shutdown waits for the apps to halt before it goes on (EVE: 300 s).</summary>
+    public TimeSpan AppHaltTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long a reboot waits for the status in the outbox (REBOOTING) to reach the controller.</summary>
+    public TimeSpan RebootReportWait { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -4,13 +4,19 @@ using Outpost.Agent.Persistence;
 namespace Outpost.Agent.Apps;
 
 /// <summary>
-/// What the agent must remember about one app across restarts (STATE/apps/UUID/app.json): which volume directory
-/// its workload was prepared on, which restart/purge counters it has acted on, whether it was halted on purpose,
-/// and how far its console log has been shipped.
+/// What the app subsystem must remember about one app across restarts and reboots (STATE/apps/UUID/app.json, its
+/// own file): which volume generation its workload was prepared on, which restart/purge counters it has acted on,
+/// whether the controller halted it, and what its restart policy has done.
 /// </summary>
 internal sealed record AppRecord
 {
+    /// <summary>The root volume the workload was prepared on; saved before preparing so its generation is never collected under it.</summary>
+    public VolumeUse? PreparedVolume { get; init; }
+
     public string? PreparedRootfs { get; init; }
+
+    /// <summary>A new value each time the workload is prepared anew; its console log starts over then.</summary>
+    public string? WorkloadGeneration { get; init; }
 
     public uint PurgeCounter { get; init; }
 
@@ -22,14 +28,16 @@ internal sealed record AppRecord
 
     public bool Halted { get; init; }
 
-    public long ConsoleOffset { get; init; }
+    /// <summary>Starts by the restart policy since the workload was prepared.</summary>
+    public int Restarts { get; init; }
+
+    public int? LastExitCode { get; init; }
+
+    /// <summary>When the run that ended last had started: tells a new exit from one already counted.</summary>
+    public DateTimeOffset? LastExitRunStartedAt { get; init; }
 
     public static AppRecord Load(string path) =>
         AtomicFile.TryRead(path) is { } bytes ? JsonSerializer.Deserialize<AppRecord>(bytes) ?? new AppRecord() : new AppRecord();
 
-    public void Save(string path)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(this));
-    }
+    public void Save(string path) => AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(this));
 }

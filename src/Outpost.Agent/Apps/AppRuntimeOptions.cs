@@ -21,6 +21,21 @@ public sealed record AppRuntimeOptions
 
     public TimeSpan RetryMax { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>An app that ended by itself is started again by its restart policy after this, doubling while it keeps ending.</summary>
+    public TimeSpan RestartDelayFirst { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest wait between restarts of an app that keeps ending (Kubernetes' crash-loop cap).</summary>
+    public TimeSpan RestartDelayMax { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>An app that ran at least this long before it ended is restarted after <see cref="RestartDelayFirst"/> again.</summary>
+    public TimeSpan RestartDelayReset { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Stop every app when the agent stops (SIGTERM, Ctrl-C). Off on a device, where apps outlive an agent restart
+    /// and are adopted by the next run; on for `outpost demo`, which leaves nothing running when it exits.
+    /// </summary>
+    public bool StopAppsOnExit { get; init; }
+
     /// <summary>The runc binary; null uses "runc" from PATH.</summary>
     public string? RuncPath { get; init; }
 }

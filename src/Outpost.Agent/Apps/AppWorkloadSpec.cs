@@ -1,20 +1,20 @@
 using System.Text;
+using Outpost.Agent.Bus;
 using Outpost.Agent.Configuration;
 using Outpost.Agent.Volumes;
 using Outpost.Agent.Workloads;
-using Outpost.Oci.Content;
 
 namespace Outpost.Agent.Apps;
 
-/// <summary>Turns an app, its root volume and the image config saved beside it into what the runtime driver needs.</summary>
+/// <summary>Turns an app and the status of its root volume (files and image run config) into what the runtime driver needs.</summary>
 internal static class AppWorkloadSpec
 {
     public static WorkloadSpec Build(AppSpec app, VolumeStatus rootVolume, string writableDirectory)
     {
-        var image = ReadImageConfig(rootVolume.ImageConfigPath);
-        var run = image?.Config;
+        var run = rootVolume.Image;
         var process = new WorkloadProcess(new ImageProcessConfig(
-            run?.Entrypoint ?? [], run?.Cmd ?? [], run?.Env ?? [], NullIfEmpty(run?.WorkingDir), NullIfEmpty(run?.User)))
+            run?.Entrypoint ?? ValueList<string>.Empty, run?.Cmd ?? ValueList<string>.Empty, run?.Env ?? ValueList<string>.Empty,
+            run?.WorkingDirectory, run?.User))
         {
             Env = app.UserData.Environment,
             // EVE_ECO_CMD replaces the whole command line, entrypoint included, as EVE does for containers.
@@ -46,9 +46,4 @@ internal static class AppWorkloadSpec
 
         return text.Length > 0 ? text : "app-" + uuid[..Math.Min(8, uuid.Length)];
     }
-
-    private static ImageConfig? ReadImageConfig(string? path) =>
-        path is not null && File.Exists(path) ? OciJson.Deserialize<ImageConfig>(File.ReadAllBytes(path), path) : null;
-
-    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 }

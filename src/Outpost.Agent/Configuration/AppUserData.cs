@@ -1,4 +1,5 @@
 using System.Text;
+using Outpost.Agent.Bus;
 
 namespace Outpost.Agent.Configuration;
 
@@ -7,11 +8,11 @@ namespace Outpost.Agent.Configuration;
 /// EVE sends userData base64-encoded; for containers it reads KEY=VALUE lines (also inside a
 /// <c>#cloud-config</c> document's <c>runcmd</c> list) and takes EVE_ECO_CMD as the command, split like a shell would.
 /// </summary>
-public sealed record AppUserData(IReadOnlyList<string> Environment, IReadOnlyList<string>? Command, string? Error)
+public sealed record AppUserData(ValueList<string> Environment, ValueList<string>? Command, string? Error)
 {
     public const string CommandVariable = "EVE_ECO_CMD";
 
-    public static AppUserData Empty { get; } = new([], null, null);
+    public static AppUserData Empty { get; } = new(ValueList<string>.Empty, null, null);
 
     public static AppUserData Decode(string? userData)
     {
@@ -65,7 +66,7 @@ public sealed record AppUserData(IReadOnlyList<string> Environment, IReadOnlyLis
             }
         }
 
-        return new AppUserData(env, command is { Count: > 0 } ? command : null, error);
+        return new AppUserData(env, command is { Count: > 0 } ? command.ToValueList() : null, error);
     }
 
     // Plain KEY=VALUE text, or a cloud-config whose runcmd entries are KEY=VALUE (the form EVE documents for containers).

@@ -1,62 +1,100 @@
 using Org.Lfedge.Eve.Config;
+using Outpost.Agent.Bus;
+using Outpost.Api.Configuration;
 
 namespace Outpost.Agent.Configuration;
 
-/// <summary>
-/// The controller's desired state for this device, parsed once from a verified EdgeDevConfig. Immutable:
-/// subsystems compare it with what they observe and converge. Apps, volumes, content trees and datastores are parsed into records keyed by id.
-/// </summary>
-public sealed record DesiredState(
+/// <summary>A device operation the controller asks for (EVE DeviceOpsCmd): it is carried out when the counter changes.</summary>
+public sealed record DeviceOperation(uint Counter);
+
+/// <summary>The device-wide part of the desired state: config items, certificates, epoch and device operations.</summary>
+public sealed record DeviceDesired(
     string ConfigHash,
     string DeviceUuid,
     ConfigItemSettings Settings,
     string ControllerCertConfigHash,
     long ControllerEpoch,
     DateTimeOffset? ConfigTimestamp,
-    EdgeDevConfig Source)
+    DeviceOperation? Reboot,
+    DeviceOperation? Shutdown) : IKeyed
 {
-    /// <summary>Datastores by id.</summary>
+    public const string SingletonKey = "device";
+
+    public string Key => SingletonKey;
+}
+
+/// <summary>The whole config cannot be used: it is for another device, or breaks a count bound.</summary>
+public sealed class ConfigRefusedException(string message) : Exception(message);
+
+/// <summary>
+/// The controller's desired state for this device, parsed once from a verified EdgeDevConfig and checked by
+/// <see cref="ConfigValidator"/>. Immutable. Objects that failed their checks are in <see cref="Refused"/> and nowhere
+/// else, so no subsystem ever sees an id that is not a UUID. <see cref="Publish"/> puts it on the state bus.
+/// </summary>
+public sealed record DesiredState(DeviceDesired Device, EdgeDevConfig Source)
+{
     public IReadOnlyDictionary<string, DatastoreSpec> Datastores { get; init; } = new Dictionary<string, DatastoreSpec>();
 
-    /// <summary>Content trees by UUID.</summary>
     public IReadOnlyDictionary<string, ContentTreeSpec> ContentTrees { get; init; } = new Dictionary<string, ContentTreeSpec>();
 
-    /// <summary>Volumes by UUID.</summary>
     public IReadOnlyDictionary<string, VolumeSpec> Volumes { get; init; } = new Dictionary<string, VolumeSpec>();
 
-    /// <summary>App instances by UUID.</summary>
     public IReadOnlyDictionary<string, AppSpec> Apps { get; init; } = new Dictionary<string, AppSpec>();
 
+    public IReadOnlyList<RefusedObject> Refused { get; init; } = [];
+
+    public string ConfigHash => Device.ConfigHash;
+
+    public ConfigItemSettings Settings => Device.Settings;
+
     /// <summary>Before any config arrives: EVE's defaults.</summary>
-    public static DesiredState Initial { get; } = new("", "", ConfigItemSettings.Defaults, "", 0, null, new EdgeDevConfig());
+    public static DesiredState Initial { get; } =
+        new(new DeviceDesired("", "", ConfigItemSettings.Defaults, "", 0, null, null, null), new EdgeDevConfig());
 
-    public static DesiredState From(EdgeDevConfig config, string configHash) => new(
-        configHash,
-        config.Id?.Uuid ?? "",
-        ConfigItemSettings.Parse(config.ConfigItems.Select(i => KeyValuePair.Create(i.Key, i.Value))),
-        config.ControllercertConfighash,
-        config.ControllerEpoch,
-        config.ConfigTimestamp?.ToDateTimeOffset(),
-        config)
+    /// <summary>Parses and checks a config.</summary>
+    /// <param name="deviceUuid">This device's UUID; a config naming another device is refused. Null skips the check.</param>
+    /// <exception cref="ConfigRefusedException">The config is for another device or breaks a count bound.</exception>
+    public static DesiredState From(EdgeDevConfig config, string configHash, string? deviceUuid = null)
     {
-        Datastores = ByKey(config.Datastores.Select(DatastoreSpec.From), d => d.Id),
-        ContentTrees = ByKey(config.ContentInfo.Select(ContentTreeSpec.From), c => c.Uuid),
-        Volumes = ByKey(config.Volumes.Select(VolumeSpec.From), v => v.Uuid),
-        Apps = ByKey(config.Apps.Select(AppSpec.From), a => a.Uuid),
-    };
-
-    // Objects without an id cannot be reported on; a duplicate id keeps the last one, as a map in EVE would.
-    private static Dictionary<string, T> ByKey<T>(IEnumerable<T> items, Func<T, string> key)
-    {
-        var result = new Dictionary<string, T>(StringComparer.OrdinalIgnoreCase);
-        foreach (var item in items)
+        var validation = ConfigValidator.Validate(config, deviceUuid);
+        if (validation.ConfigErrors.Count > 0)
         {
-            if (key(item) is { Length: > 0 } k)
-            {
-                result[k] = item;
-            }
+            throw new ConfigRefusedException(string.Join(" ", validation.ConfigErrors));
         }
 
-        return result;
+        bool Accepted(ConfigObjectKind kind, string id) => !validation.IsRefused(kind, id);
+        var device = new DeviceDesired(
+            configHash,
+            config.Id?.Uuid ?? "",
+            ConfigItemSettings.Parse(config.ConfigItems.Select(i => KeyValuePair.Create(i.Key, i.Value))),
+            config.ControllercertConfighash,
+            config.ControllerEpoch,
+            config.ConfigTimestamp?.ToDateTimeOffset(),
+            config.Reboot is { } reboot ? new DeviceOperation(reboot.Counter) : null,
+            config.Shutdown is { } shutdown ? new DeviceOperation(shutdown.Counter) : null);
+        return new DesiredState(device, config)
+        {
+            Datastores = ByKey(config.Datastores.Where(d => Accepted(ConfigObjectKind.Datastore, d.Id)).Select(DatastoreSpec.From)),
+            ContentTrees = ByKey(config.ContentInfo.Where(c => Accepted(ConfigObjectKind.ContentTree, c.Uuid)).Select(ContentTreeSpec.From)),
+            Volumes = ByKey(config.Volumes.Where(v => Accepted(ConfigObjectKind.Volume, v.Uuid)).Select(VolumeSpec.From)),
+            Apps = ByKey(config.Apps.Where(a => Accepted(ConfigObjectKind.App, a.Uuidandversion?.Uuid ?? "")).Select(AppSpec.From)),
+            Refused = validation.Objects.Select(o => new RefusedObject(o.Kind, o.Id, o.DisplayName, o.Reason)).ToList(),
+        };
     }
+
+    /// <summary>Makes this the desired state on the bus: each kind's topic is replaced as a whole, the device record last.</summary>
+    public void Publish(StateBus bus)
+    {
+        bus.Topic<DatastoreSpec>().ReplaceAll(Datastores.Values);
+        bus.Topic<ContentTreeSpec>().ReplaceAll(ContentTrees.Values);
+        bus.Topic<VolumeSpec>().ReplaceAll(Volumes.Values);
+        bus.Topic<AppSpec>().ReplaceAll(Apps.Values);
+        bus.Topic<RefusedObject>().ReplaceAll(Refused);
+        // Last: subsystems wait for it before acting, so they never act on half a config.
+        bus.Topic<DeviceDesired>().Publish(Device);
+    }
+
+    private static Dictionary<string, T> ByKey<T>(IEnumerable<T> items)
+        where T : IKeyed =>
+        items.ToDictionary(i => i.Key, StringComparer.Ordinal);
 }

@@ -1,4 +1,5 @@
 using Org.Lfedge.Eve.Info;
+using Outpost.Agent.Bus;
 
 namespace Outpost.Agent.Content;
 
@@ -15,8 +16,10 @@ public sealed record ContentStatus(
     string? Sha256 = null,
     long SizeBytes = 0,
     string? ImageName = null,
-    ObjectError? Error = null)
+    ObjectError? Error = null) : IKeyed
 {
+    public string Key => Uuid;
+
     public bool IsLoaded => State == ZSwState.Loaded && ImageName is not null;
 
     public ZInfoContentTree ToInfo()

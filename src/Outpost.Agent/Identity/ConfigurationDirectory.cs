@@ -6,7 +6,9 @@ namespace Outpost.Agent.Identity;
 
 /// <summary>
 /// CONFDIR, laid out with EVE's file names: <c>server</c> (host[:port]), <c>root-certificate.pem</c>,
-/// <c>onboard.cert.pem</c> + <c>onboard.key.pem</c>, optional <c>soft_serial</c>.
+/// <c>onboard.cert.pem</c> + <c>onboard.key.pem</c>, optional <c>soft_serial</c> and optional
+/// <c>v2tlsbaseroot-certificates.pem</c> (more roots the controller's TLS certificate may chain to, for a controller
+/// behind a TLS certificate of its own).
 /// </summary>
 public sealed class ConfigurationDirectory
 {
@@ -15,12 +17,15 @@ public sealed class ConfigurationDirectory
     public const string OnboardCertificateFile = "onboard.cert.pem";
     public const string OnboardKeyFile = "onboard.key.pem";
     public const string SoftSerialFile = "soft_serial";
+    public const string TlsRootsFile = "v2tlsbaseroot-certificates.pem";
 
-    private ConfigurationDirectory(string path, string server, X509Certificate2 root, string onboardPem, string onboardKeyPem, string? softSerial)
+    private ConfigurationDirectory(
+        string path, string server, X509Certificate2 root, IReadOnlyList<X509Certificate2> tlsRoots, string onboardPem, string onboardKeyPem, string? softSerial)
     {
         Path = path;
         Server = server;
         RootCertificate = root;
+        TlsRoots = tlsRoots;
         OnboardCertificatePem = onboardPem;
         OnboardKeyPem = onboardKeyPem;
         SoftSerial = softSerial;
@@ -32,6 +37,12 @@ public sealed class ConfigurationDirectory
     public string Server { get; }
 
     public X509Certificate2 RootCertificate { get; }
+
+    /// <summary>
+    /// The roots the controller's TLS certificate may chain to: root-certificate.pem plus the certificates of
+    /// v2tlsbaseroot-certificates.pem. Never the system's public roots: a device trusts its controller, not any CA.
+    /// </summary>
+    public IReadOnlyList<X509Certificate2> TlsRoots { get; }
 
     /// <summary>The onboarding certificate's PEM text exactly as in the file: it travels as senderCert.</summary>
     public string OnboardCertificatePem { get; }
@@ -67,7 +78,29 @@ public sealed class ConfigurationDirectory
         var softSerial = File.Exists(System.IO.Path.Combine(path, SoftSerialFile))
             ? File.ReadAllText(System.IO.Path.Combine(path, SoftSerialFile)).Trim()
             : null;
-        return new ConfigurationDirectory(path, server, root, onboardPem, onboardKey, string.IsNullOrEmpty(softSerial) ? null : softSerial);
+        return new ConfigurationDirectory(path, server, root, [root, .. ReadTlsRoots(path)], onboardPem, onboardKey,
+            string.IsNullOrEmpty(softSerial) ? null : softSerial);
+    }
+
+    private static X509Certificate2Collection ReadTlsRoots(string path)
+    {
+        var file = System.IO.Path.Combine(path, TlsRootsFile);
+        var roots = new X509Certificate2Collection();
+        if (!File.Exists(file))
+        {
+            return roots;
+        }
+
+        try
+        {
+            roots.ImportFromPem(File.ReadAllText(file));
+        }
+        catch (CryptographicException e)
+        {
+            throw Missing(path, TlsRootsFile, $"is not a list of PEM certificates ({e.Message}); fix it or remove it", e);
+        }
+
+        return roots;
     }
 
     private static string ReadRequired(string directory, string name)

@@ -7,27 +7,35 @@ namespace Outpost.Agent.Logging;
 /// Log entries waiting to be packed into newlogs files. Every entry is also appended to a journal file in the
 /// state directory as it is logged, so a killed agent (SIGKILL, OOM, power cut after the page cache is written)
 /// loses no line: the next run reads the journal back. Bounded in memory: when the uplink is down for long the
-/// oldest entries go first (the outbox keeps what was already packed), and the loss is counted.
+/// oldest entries go first (the outbox keeps what was already packed), and the loss is counted. A journal write that
+/// fails (full or failing disk) never reaches the caller: the entry stays in memory, the journal is set aside, and it
+/// is opened again a little later; only lines logged while it was away are at risk from a crash.
 /// </summary>
 public sealed class CapturedLogBuffer : IDisposable
 {
+    private static readonly TimeSpan JournalRetry = TimeSpan.FromSeconds(10);
+
     private readonly Lock _gate = new();
     private readonly Queue<LogEntry> _entries = new();
     private readonly int _capacity;
     private readonly string? _journalPath;
+    private readonly Persistence.StorageHealth? _storage;
     private FileStream? _journal;
     private long _dropped;
+    private long _journalFailures;
+    private DateTime _journalRetryAt;
 
     /// <param name="journalDirectory">Where the journal lives; null keeps entries in memory only.</param>
-    public CapturedLogBuffer(string? journalDirectory = null, int capacity = 20_000)
+    public CapturedLogBuffer(string? journalDirectory = null, int capacity = 20_000, Persistence.StorageHealth? storage = null)
     {
         _capacity = capacity;
+        _storage = storage;
         if (journalDirectory is null)
         {
             return;
         }
 
-        Directory.CreateDirectory(journalDirectory);
+        Persistence.AtomicFile.CreatePrivateDirectory(journalDirectory);
         _journalPath = Path.Combine(journalDirectory, "logs.journal");
 
         // A drain that was not committed (crash between packing and queueing) is recovered first, then the rest.
@@ -36,15 +44,16 @@ public sealed class CapturedLogBuffer : IDisposable
             Enqueue(entry);
         }
 
-        _journal = OpenJournal(_journalPath, FileMode.Create);
-        foreach (var entry in _entries)
+        lock (_gate)
         {
-            entry.WriteDelimitedTo(_journal);
+            ReopenJournalLocked(rewrite: true);
         }
 
-        _journal.Flush();
-        File.Delete(DrainingPath);
+        TryDelete(DrainingPath);
     }
+
+    /// <summary>Journal writes that failed so far.</summary>
+    public long JournalFailures => Interlocked.Read(ref _journalFailures);
 
     private string DrainingPath => _journalPath + ".draining";
 
@@ -66,10 +75,24 @@ public sealed class CapturedLogBuffer : IDisposable
         lock (_gate)
         {
             Enqueue(entry);
+            if (_journal is null && _journalPath is not null && DateTime.UtcNow >= _journalRetryAt)
+            {
+                // Back after a failure: the journal is written anew with everything still held.
+                ReopenJournalLocked(rewrite: true);
+                return;
+            }
+
             if (_journal is not null)
             {
-                entry.WriteDelimitedTo(_journal);
-                _journal.Flush();
+                try
+                {
+                    entry.WriteDelimitedTo(_journal);
+                    _journal.Flush();
+                }
+                catch (IOException e)
+                {
+                    JournalFailedLocked(e);
+                }
             }
         }
     }
@@ -86,9 +109,17 @@ public sealed class CapturedLogBuffer : IDisposable
             _entries.Clear();
             if (_journal is not null && all.Count > 0)
             {
-                _journal.Dispose();
-                File.Move(_journalPath!, DrainingPath, overwrite: true);
-                _journal = OpenJournal(_journalPath!, FileMode.Create);
+                try
+                {
+                    _journal.Dispose();
+                    _journal = null;
+                    File.Move(_journalPath!, DrainingPath, overwrite: true);
+                    _journal = OpenJournal(_journalPath!, FileMode.Create);
+                }
+                catch (IOException e)
+                {
+                    JournalFailedLocked(e);
+                }
             }
 
             return all;
@@ -100,7 +131,66 @@ public sealed class CapturedLogBuffer : IDisposable
     {
         if (_journalPath is not null)
         {
-            File.Delete(DrainingPath);
+            TryDelete(DrainingPath);
+        }
+    }
+
+    /// <summary>Drained entries the outbox could not take (full disk): counted as dropped, their journal copy forgotten.</summary>
+    public void DropDrained(int count)
+    {
+        Interlocked.Add(ref _dropped, count);
+        CommitDrain();
+    }
+
+    private void ReopenJournalLocked(bool rewrite)
+    {
+        try
+        {
+            _journal = OpenJournal(_journalPath!, FileMode.Create);
+            if (rewrite)
+            {
+                foreach (var entry in _entries)
+                {
+                    entry.WriteDelimitedTo(_journal);
+                }
+
+                _journal.Flush();
+            }
+
+            _storage?.Succeeded("log journal");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            JournalFailedLocked(e);
+        }
+    }
+
+    private void JournalFailedLocked(Exception e)
+    {
+        Interlocked.Increment(ref _journalFailures);
+        try
+        {
+            _journal?.Dispose();
+        }
+        catch (IOException)
+        {
+            // Flushing what the disk refused fails again on close; the stream is gone either way.
+        }
+
+        _journal = null;
+        _journalRetryAt = DateTime.UtcNow + JournalRetry;
+        // Never logged from here: the log line would come straight back to this journal.
+        _storage?.Failed("log journal", e);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
         }
     }
 
@@ -116,7 +206,14 @@ public sealed class CapturedLogBuffer : IDisposable
     }
 
     private static FileStream OpenJournal(string path, FileMode mode) =>
-        new(path, mode, FileAccess.Write, FileShare.Read, bufferSize: 4096);
+        new(path, new FileStreamOptions
+        {
+            Mode = mode,
+            Access = FileAccess.Write,
+            Share = FileShare.Read,
+            BufferSize = 4096,
+            UnixCreateMode = Persistence.AtomicFile.PrivateFile,
+        });
 
     private static List<LogEntry> ReadJournal(string path)
     {
@@ -147,7 +244,14 @@ public sealed class CapturedLogBuffer : IDisposable
     {
         lock (_gate)
         {
-            _journal?.Dispose();
+            try
+            {
+                _journal?.Dispose();
+            }
+            catch (IOException)
+            {
+            }
+
             _journal = null;
         }
     }

@@ -28,10 +28,9 @@ public sealed class LogMessageIds
     {
         lock (_gate)
         {
-            if (_next >= _reservedUpTo)
+            if (_next >= _reservedUpTo && TrySave(_next + BlockSize))
             {
                 _reservedUpTo = _next + BlockSize;
-                AtomicFile.WriteText(_path, _reservedUpTo.ToString(CultureInfo.InvariantCulture) + "\n");
             }
 
             return _next++;
@@ -43,8 +42,27 @@ public sealed class LogMessageIds
     {
         lock (_gate)
         {
-            AtomicFile.WriteText(_path, _next.ToString(CultureInfo.InvariantCulture) + "\n");
-            _reservedUpTo = _next;
+            if (TrySave(_next))
+            {
+                _reservedUpTo = _next;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes the counter; false when the disk refuses (full or failing). Logging goes on regardless: the next line
+    /// tries again, and the lines those ids belong to could not be journaled on that disk either.
+    /// </summary>
+    private bool TrySave(ulong value)
+    {
+        try
+        {
+            AtomicFile.WriteText(_path, value.ToString(CultureInfo.InvariantCulture) + "\n");
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Outpost.Agent.Hosting;
 using Outpost.Agent.Timing;
 
 namespace Outpost.Agent.Outbox;
@@ -20,8 +21,11 @@ public interface IOutboxTransport
 }
 
 /// <summary>
-/// Delivers the outbox strictly in order, one item at a time. A refused attempt waits 1 s, doubling up to
-/// 15 min, and retries the same item, so the controller sees the same payload until it accepts it.
+/// Delivers the outbox one item at a time, status before logs, oldest first within a lane. An item the controller
+/// could not take now (no network, 5xx, 401/403/429) waits 1 s, doubling up to 15 min, and is tried again, so the
+/// controller sees the same payload until it accepts it; the next attempt picks the lane's head again, so a status
+/// that arrived meanwhile goes first. An item the controller refuses for good (another 4xx, e.g. 404 for one object)
+/// is dropped and counted, and the next one is sent: one refusal never holds up or drops the rest.
 /// </summary>
 public sealed partial class OutboxSender(
     PersistentOutbox outbox,
@@ -29,18 +33,16 @@ public sealed partial class OutboxSender(
     ILogger<OutboxSender> logger,
     TimeProvider time,
     TimeSpan? firstRetryDelay = null,
-    TimeSpan? maxRetryDelay = null)
+    TimeSpan? maxRetryDelay = null,
+    AgentHealth? health = null) : SupervisedService(health ?? new AgentHealth(), time, logger)
 {
     private readonly ExponentialBackoff _backoff = new(firstRetryDelay ?? TimeSpan.FromSeconds(1), maxRetryDelay ?? TimeSpan.FromMinutes(15));
 
-    /// <summary>Raised after an item was delivered (used to know when the first info reached the controller).</summary>
-    public event Action<OutboxItem>? Delivered;
-
-    public async Task RunAsync(CancellationToken cancellationToken)
+    protected override async Task RunAsync(CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
         {
-            var item = await outbox.WaitForOldestAsync(cancellationToken).ConfigureAwait(false);
+            var item = await outbox.WaitForNextAsync(cancellationToken).ConfigureAwait(false);
             byte[] payload;
             try
             {
@@ -51,6 +53,13 @@ public sealed partial class OutboxSender(
                 // Superseded or dropped while we were waiting.
                 continue;
             }
+            catch (IOException e)
+            {
+                // The file cannot be read back (a failing disk): it can never be sent, so it goes like a refused one.
+                LogUnreadable(logger, item.Kind, item.Sequence, e.Message);
+                outbox.MarkRejected(item);
+                continue;
+            }
 
             var outcome = await transport.DeliverAsync(item, payload, cancellationToken).ConfigureAwait(false);
             switch (outcome)
@@ -58,7 +67,6 @@ public sealed partial class OutboxSender(
                 case DeliveryOutcome.Delivered:
                     outbox.MarkDelivered(item);
                     _backoff.Reset();
-                    Delivered?.Invoke(item);
                     break;
                 case DeliveryOutcome.Rejected:
                     outbox.MarkRejected(item);
@@ -67,7 +75,7 @@ public sealed partial class OutboxSender(
                 default:
                     var delay = _backoff.NextDelay();
                     LogRetry(logger, item.Kind, item.Sequence, delay.TotalSeconds);
-                    await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+                    await Task.Delay(delay, Time, cancellationToken).ConfigureAwait(false);
                     break;
             }
         }
@@ -75,6 +83,9 @@ public sealed partial class OutboxSender(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Controller refused outbox item {Kind} #{Sequence} for good; dropped it")]
     private static partial void LogRejected(ILogger logger, OutboxKind kind, long sequence);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox item {Kind} #{Sequence} cannot be read back ({Reason}); dropped it")]
+    private static partial void LogUnreadable(ILogger logger, OutboxKind kind, long sequence, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Outbox item {Kind} #{Sequence} not delivered; retrying in {DelaySeconds} s")]
     private static partial void LogRetry(ILogger logger, OutboxKind kind, long sequence, double delaySeconds);

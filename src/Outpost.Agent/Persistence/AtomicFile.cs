@@ -5,23 +5,23 @@ namespace Outpost.Agent.Persistence;
 /// <summary>
 /// Writes files so that a crash or power loss leaves either the old or the new content, never a torn mix:
 /// write a temporary sibling, fsync it, rename it over the target, then fsync the directory so the rename
-/// itself is durable.
+/// itself is durable. Everything in the state directory is the agent's alone: files are created 0600 and
+/// directories 0700 unless a caller asks for more (a certificate may be world-readable).
 /// </summary>
 public static class AtomicFile
 {
-    public static void Write(string path, ReadOnlySpan<byte> content, UnixFileMode? mode = null)
+    public const UnixFileMode PrivateFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    public const UnixFileMode PrivateDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    public static void Write(string path, ReadOnlySpan<byte> content, UnixFileMode mode = PrivateFile)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(directory);
+        CreatePrivateDirectory(directory);
         var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-            if (mode is { } unixMode && !OperatingSystem.IsWindows())
-            {
-                // Created with the final mode so a private key is never readable by others, not even briefly.
-                options.UnixCreateMode = unixMode;
-            }
+            // Created with the final mode so a secret is never readable by others, not even briefly.
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, UnixCreateMode = mode };
 
             using (var stream = new FileStream(temporary, options))
             {
@@ -39,8 +39,11 @@ public static class AtomicFile
         }
     }
 
-    public static void WriteText(string path, string text, UnixFileMode? mode = null) =>
+    public static void WriteText(string path, string text, UnixFileMode mode = PrivateFile) =>
         Write(path, Encoding.UTF8.GetBytes(text), mode);
+
+    /// <summary>Creates a directory (and missing parents) readable by the agent only.</summary>
+    public static DirectoryInfo CreatePrivateDirectory(string path) => Directory.CreateDirectory(path, PrivateDirectory);
 
     /// <summary>Reads a file, or null when it does not exist.</summary>
     public static byte[]? TryRead(string path)

@@ -1,30 +1,32 @@
 using Google.Protobuf.WellKnownTypes;
 using Org.Lfedge.Eve.Info;
 using Outpost.Agent.Configuration;
+using Outpost.Agent.Node;
+using Outpost.Agent.Persistence;
 using Outpost.Agent.Reporting.Proc;
 
 namespace Outpost.Agent.Reporting;
 
-/// <summary>Builds the device's ZInfoMsg (ztype ZiDevice) from the host and the current desired state.</summary>
+/// <summary>Builds the device's ZInfoMsg (ztype ZiDevice) from the host, the node's status, the storage condition and the config items.</summary>
 public sealed class DeviceInfoCollector(HostFacts host, string stateDirectory, string agentVersion, TimeProvider time, string procRoot = "/proc")
 {
     /// <summary>
     /// The device report without a timestamp: callers compare its bytes to decide whether anything changed,
     /// then stamp it with <see cref="Stamp"/>.
     /// </summary>
-    public ZInfoMsg Collect(string deviceUuid, DesiredState desired)
+    public ZInfoMsg Collect(string deviceUuid, ConfigItemSettings settings, NodeStatus? node, StorageCondition? storage)
     {
         var memory = ProcMeminfo.Read(procRoot);
-        var storage = FileSystemUsage.Of(stateDirectory);
+        var disk = FileSystemUsage.Of(stateDirectory);
         var mount = TryMount();
         var device = new ZInfoDevice
         {
             MachineArch = host.MachineArchitecture,
             CpuArch = host.MachineArchitecture,
             Platform = "linux",
-            Ncpu = (uint)Environment.ProcessorCount,
+            Ncpu = (uint)host.CpuCount,
             Memory = memory.TotalBytes / (1024 * 1024),
-            Storage = storage.TotalBytes / (1024 * 1024),
+            Storage = disk.TotalBytes / (1024 * 1024),
             BootTime = Timestamp.FromDateTimeOffset(ProcStat.Read(procRoot).BootTime),
             HostName = host.HostName,
             // minfo keeps EVE's meaning: the hardware as DMI names it. The OS and kernel are software and go into
@@ -36,20 +38,44 @@ public sealed class DeviceInfoCollector(HostFacts host, string stateDirectory, s
                 Version = host.ProductVersion ?? "",
                 SerialNumber = host.ProductSerial ?? "",
             },
-            ConfigItemStatus = ConfigItemStatus(desired.Settings),
+            ConfigItemStatus = ConfigItemStatus(settings),
+            // Outpost does not read SMART data, so the power-cycle count is unknown (EVE's -1).
+            PowerCycleCounter = -1,
         };
+        if (node is not null)
+        {
+            device.State = node.State;
+            device.LastBootReason = node.LastBootReason;
+            device.LastRebootReason = node.LastRebootReason;
+            device.RestartCounter = node.RestartCounter;
+            device.RebootInprogress = node.RebootInProgress;
+            device.RebootConfigCounter = node.RebootConfigCounter ?? 0;
+            device.ShutdownConfigCounter = node.ShutdownConfigCounter ?? 0;
+            if (node.LastRebootTime is { } rebootTime)
+            {
+                device.LastRebootTime = Timestamp.FromDateTimeOffset(rebootTime);
+            }
+        }
+
+        if (storage is { DiskFull: true })
+        {
+            // EVE's reason for a device out of disk space; the agent keeps taking config so that space can be freed remotely.
+            device.MaintenanceModeReasons.Add(MaintenanceModeReason.LowDiskSpace);
+        }
+
         device.StorageList.Add(new ZInfoStorage
         {
             Device = mount?.Device ?? "",
             MountPath = mount?.MountPoint ?? stateDirectory,
-            Total = storage.TotalBytes / (1024 * 1024),
+            Total = disk.TotalBytes / (1024 * 1024),
             StorageLocation = true,
         });
         device.SwList.Add(new ZInfoDevSW
         {
             Activated = true,
-            PartitionLabel = host.BootPartitionLabel ?? "IMGA",
-            PartitionState = "active",
+            // Empty on a host that did not boot from an Outpost disk: it has no IMGA/IMGB to name.
+            PartitionLabel = host.BootPartitionLabel ?? "",
+            PartitionState = host.BootPartitionLabel is null ? "" : "active",
             Status = ZSwState.Installed,
             ShortVersion = agentVersion,
             LongVersion = $"outpost-agent {agentVersion} on {host.OperatingSystem}, Linux kernel {host.KernelRelease}",

@@ -1,114 +1,134 @@
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
+using Outpost.Agent.Bus;
 using Outpost.Agent.Configuration;
-using Outpost.Agent.Outbox;
+using Outpost.Agent.Hosting;
+using Outpost.Agent.Node;
+using Outpost.Agent.Persistence;
+using Outpost.Agent.Uplink;
 
 namespace Outpost.Agent.Reporting;
 
 /// <summary>
-/// Queues the device info whenever it changes (compared without its timestamp) and at least every
-/// <c>timer.deviceinfo.interval</c>. A newer device info supersedes an undelivered older one in the outbox. The
-/// last queued info is remembered in the state directory, so a restarted agent does not send the same info again.
+/// Sends the device info (ZInfoDevice) whenever it changes (compared without its timestamp; the node's state, the
+/// storage condition and the config items feed it from the bus) and at least every <c>timer.deviceinfo.interval</c>.
+/// What the controller last accepted is remembered in STATE/info.device.last, so a restarted agent does not send the
+/// same info again; what was only queued does not count, so an info lost or refused is sent again.
 /// </summary>
 public sealed partial class DeviceInfoReporter(
     DeviceInfoCollector collector,
-    PersistentOutbox outbox,
-    Func<string> deviceUuid,
-    Func<DesiredState> desired,
-    AgentTimings timings,
-    TimeProvider time,
-    ILogger<DeviceInfoReporter> logger,
-    string? lastQueuedPath = null)
+    StatusChannel channel,
+    StateBus bus,
+    StorageHealth storage,
+    OnboardedDevice device,
+    AgentOptions options,
+    AgentHealth health,
+    ILogger<DeviceInfoReporter> logger) : SupervisedService(health, options.TimeProvider, logger)
 {
     public const string OutboxKey = "device";
-    private readonly Lock _gate = new();
-    private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    /// <summary>Looks for changes now instead of at the next periodic check (the desired state changed).</summary>
-    public void CheckNow()
-    {
-        lock (_gate)
-        {
-            _wake.TrySetResult();
-        }
-    }
+    private readonly string _acceptedPath = Path.Combine(options.StateDir, "info.device.last");
+    private DateTimeOffset _acceptedAt = DateTimeOffset.MinValue;
+    private bool _diskFull;
 
-    public async Task RunAsync(CancellationToken cancellationToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
-        var (lastQueued, lastQueuedAt) = LoadLastQueued();
-        while (!cancellationToken.IsCancellationRequested)
+        LoadAccepted();
+        channel.Accepted += OnAccepted;
+        try
         {
-            var state = desired();
-            try
+            var desired = bus.Topic<DeviceDesired>();
+            var node = bus.Topic<NodeStatus>();
+            var condition = bus.Topic<StorageCondition>();
+            using var watch = StateBus.Watch(desired, node, condition);
+            while (true)
             {
-                var unstamped = collector.Collect(deviceUuid(), state);
-                var bytes = unstamped.ToByteArray();
-                var now = time.GetUtcNow();
-                var due = now - lastQueuedAt >= state.Settings.DeviceInfoInterval;
-                if (due || lastQueued is null || !bytes.AsSpan().SequenceEqual(lastQueued))
+                var settings = desired.Get(DeviceDesired.SingletonKey)?.Settings ?? ConfigItemSettings.Defaults;
+                if (device.Uuid is { } uuid)
                 {
-                    outbox.Enqueue(OutboxKind.Info, OutboxKey, collector.Stamp(unstamped).ToByteArray());
-                    lastQueued = bytes;
-                    lastQueuedAt = now;
-                    SaveLastQueued(bytes, now);
-                    LogQueued(logger);
+                    try
+                    {
+                        // Free space is looked at here too, so the disk-full condition also clears when nothing writes.
+                        var storageNow = storage.Evaluate();
+                        if (storageNow.DiskFull != _diskFull)
+                        {
+                            _diskFull = storageNow.DiskFull;
+                            if (_diskFull)
+                            {
+                                LogDiskFull(logger, storageNow.FreeBytes, storageNow.LastError ?? "free space below the minimum");
+                            }
+                            else
+                            {
+                                LogDiskRecovered(logger, storageNow.FreeBytes);
+                            }
+                        }
+
+                        var info = collector.Collect(uuid, settings, node.Get(NodeStatus.SingletonKey), storageNow);
+                        var due = Time.GetUtcNow() - _acceptedAt >= settings.DeviceInfoInterval;
+                        if (channel.Offer(OutboxKey, info, force: due && !channel.IsQueued(OutboxKey)))
+                        {
+                            LogQueued(logger);
+                        }
+                    }
+                    catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
+                    {
+                        LogCollectFailed(logger, e.Message);
+                    }
                 }
-            }
-            catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
-            {
-                LogCollectFailed(logger, e.Message);
-            }
 
-            var wait = TimeSpan.FromTicks(Math.Min(timings.DeviceInfoCheckInterval.Ticks, state.Settings.DeviceInfoInterval.Ticks));
-            await WaitAsync(wait, cancellationToken).ConfigureAwait(false);
+                var wait = TimeSpan.FromTicks(Math.Min(options.Timings.DeviceInfoCheckInterval.Ticks, settings.DeviceInfoInterval.Ticks));
+                await watch.WaitAsync(wait, Time, stoppingToken).ConfigureAwait(false);
+            }
         }
-    }
-
-    /// <summary>File layout: 8 bytes of Unix milliseconds (little endian), then the unstamped info.</summary>
-    private (byte[]? Bytes, DateTimeOffset At) LoadLastQueued()
-    {
-        if (lastQueuedPath is null || !File.Exists(lastQueuedPath))
+        finally
         {
-            return (null, DateTimeOffset.MinValue);
+            channel.Accepted -= OnAccepted;
         }
-
-        var content = File.ReadAllBytes(lastQueuedPath);
-        return content.Length < 8
-            ? (null, DateTimeOffset.MinValue)
-            : (content[8..], DateTimeOffset.FromUnixTimeMilliseconds(BitConverter.ToInt64(content, 0)));
     }
 
-    private void SaveLastQueued(byte[] bytes, DateTimeOffset at)
+    /// <summary>File layout: 8 bytes of Unix milliseconds (little endian), then the unstamped info the controller accepted.</summary>
+    private void LoadAccepted()
     {
-        if (lastQueuedPath is null)
+        try
+        {
+            if (AtomicFile.TryRead(_acceptedPath) is { Length: >= 8 } content)
+            {
+                _acceptedAt = DateTimeOffset.FromUnixTimeMilliseconds(BitConverter.ToInt64(content, 0));
+                channel.Remember(OutboxKey, content[8..]);
+            }
+        }
+        catch (IOException e)
+        {
+            LogCollectFailed(logger, e.Message);
+        }
+    }
+
+    private void OnAccepted(string key, byte[] unstamped)
+    {
+        if (key != OutboxKey)
         {
             return;
         }
 
-        var content = new byte[8 + bytes.Length];
-        BitConverter.TryWriteBytes(content.AsSpan(0, 8), at.ToUnixTimeMilliseconds());
-        bytes.CopyTo(content, 8);
-        Persistence.AtomicFile.Write(lastQueuedPath, content);
-    }
-
-    private async Task WaitAsync(TimeSpan wait, CancellationToken cancellationToken)
-    {
-        Task wake;
-        lock (_gate)
+        _acceptedAt = Time.GetUtcNow();
+        var content = new byte[8 + unstamped.Length];
+        BitConverter.TryWriteBytes(content.AsSpan(0, 8), _acceptedAt.ToUnixTimeMilliseconds());
+        unstamped.CopyTo(content, 8);
+        try
         {
-            if (_wake.Task.IsCompleted)
-            {
-                _wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            }
-
-            wake = _wake.Task;
+            AtomicFile.Write(_acceptedPath, content);
         }
-
-        using var stopDelay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var delay = Task.Delay(wait, time, stopDelay.Token);
-        await Task.WhenAny(wake, delay).ConfigureAwait(false);
-        await stopDelay.CancelAsync().ConfigureAwait(false);
-        cancellationToken.ThrowIfCancellationRequested();
+        catch (IOException e) when (StorageHealth.IsStorageFailure(e))
+        {
+            // Only costs one repeated device info after the next restart.
+            storage.Failed("device info", e);
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The state directory's file system is full ({FreeBytes} bytes free; {Reason}): logs are dropped first, status and config go on; free space on the device")]
+    private static partial void LogDiskFull(ILogger logger, ulong freeBytes, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The state directory's file system has room again ({FreeBytes} bytes free)")]
+    private static partial void LogDiskRecovered(ILogger logger, ulong freeBytes);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Queued device info")]
     private static partial void LogQueued(ILogger logger);

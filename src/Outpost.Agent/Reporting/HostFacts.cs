@@ -12,7 +12,8 @@ public sealed record HostFacts(
     string? ProductName,
     string? ProductVersion,
     string? ProductSerial,
-    string? BootPartitionLabel)
+    string? BootPartitionLabel,
+    int CpuCount)
 {
     public static HostFacts Read(string sysRoot = "/sys", string procRoot = "/proc", string etcRoot = "/etc")
     {
@@ -26,7 +27,34 @@ public sealed record HostFacts(
             Dmi("product_name"),
             Dmi("product_version"),
             Dmi("product_serial"),
-            BootPartition(ReadTrimmed(Path.Combine(procRoot, "cmdline"))));
+            BootPartition(ReadTrimmed(Path.Combine(procRoot, "cmdline"))),
+            OnlineCpus(ReadTrimmed(Path.Combine(sysRoot, "devices", "system", "cpu", "online"))) ?? Environment.ProcessorCount);
+    }
+
+    /// <summary>
+    /// The number of CPUs in a cpu list such as /sys/devices/system/cpu/online ("0-3,6,8-9"): the host's CPUs, not
+    /// the ones this process's affinity or cgroup happen to allow (which is what Environment.ProcessorCount counts).
+    /// </summary>
+    public static int? OnlineCpus(string? cpuList)
+    {
+        if (string.IsNullOrWhiteSpace(cpuList))
+        {
+            return null;
+        }
+
+        var count = 0;
+        foreach (var part in cpuList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var bounds = part.Split('-');
+            if (!int.TryParse(bounds[0], out var first) || (bounds.Length == 2 ? !int.TryParse(bounds[1], out var last) : (last = first) < 0) || last < first)
+            {
+                return null;
+            }
+
+            count += last - first + 1;
+        }
+
+        return count > 0 ? count : null;
     }
 
     /// <summary>The names `uname -m` prints, which is what EVE reports as machineArch.</summary>
@@ -49,7 +77,7 @@ public sealed record HostFacts(
 
     /// <summary>
     /// An Outpost OS image boots with root=PARTLABEL=IMGA or IMGB (EVE's partition names); any other command line
-    /// means a development host, where the caller reports IMGA.
+    /// means a host that did not boot from an Outpost disk (a development machine), which has no partition to report.
     /// </summary>
     public static string? BootPartition(string? kernelCommandLine) =>
         kernelCommandLine?.Split(' ', StringSplitOptions.RemoveEmptyEntries)

@@ -1,20 +1,31 @@
 using Google.Protobuf.WellKnownTypes;
 using Org.Lfedge.Eve.Metrics;
+using Outpost.Agent.Apps;
+using Outpost.Agent.Bus;
+using Outpost.Agent.Hosting;
+using Outpost.Agent.Logging;
 using Outpost.Agent.Outbox;
+using Outpost.Agent.Persistence;
 using Outpost.Agent.Reporting.Proc;
 using Outpost.Agent.Uplink;
 
 namespace Outpost.Agent.Reporting;
 
-/// <summary>Builds ZMetricMsg with cumulative device counters and, when given, per-app metrics (am). Metrics are not queued: a lost one is replaced by the next.</summary>
+/// <summary>
+/// Builds ZMetricMsg with cumulative device counters (and Outpost's own as metric items: what the outbox delivered,
+/// refused and dropped, log lines lost, storage write failures, subsystem restarts) and the per-app metrics (am) the
+/// app subsystem last sampled. Metrics are not queued: a lost one is replaced by the next.
+/// </summary>
 public sealed class MetricsCollector(
     string stateDirectory,
     UplinkStatistics uplink,
     PersistentOutbox outbox,
-    Func<long> droppedLogLines,
+    CapturedLogBuffer logs,
+    StateBus bus,
+    StorageHealth storage,
+    AgentHealth health,
     TimeProvider time,
-    string procRoot = "/proc",
-    Func<IReadOnlyList<appMetric>>? appMetrics = null)
+    string procRoot = "/proc")
 {
     public ZMetricMsg Collect(string deviceUuid)
     {
@@ -77,15 +88,25 @@ public sealed class MetricsCollector(
 
         var counts = outbox.Counters;
         metric.MetricItems.Add(Counter("outbox.dropped", (ulong)counts.DroppedOverQuota));
+        metric.MetricItems.Add(Counter("outbox.dropped.diskfull", (ulong)counts.DroppedDiskFull));
         metric.MetricItems.Add(Counter("outbox.rejected", (ulong)counts.Rejected));
         metric.MetricItems.Add(Counter("outbox.delivered", (ulong)counts.Delivered));
-        metric.MetricItems.Add(new MetricItem { Key = "outbox.pending.bytes", Type = MetricItemType.MetricItemGauge, Uint64Value = (ulong)outbox.TotalBytes });
+        metric.MetricItems.Add(Gauge("outbox.pending.bytes", (ulong)outbox.TotalBytes));
+        metric.MetricItems.Add(Gauge("outbox.pending.status", (ulong)outbox.CountIn(OutboxLane.Status)));
         metric.MetricItems.Add(Counter("uplink.rejected.responses", (ulong)uplink.RejectedResponses));
-        metric.MetricItems.Add(Counter("log.dropped", (ulong)droppedLogLines()));
+        metric.MetricItems.Add(Counter("config.refused", (ulong)uplink.RefusedConfigs));
+        metric.MetricItems.Add(Counter("log.dropped", (ulong)logs.Dropped));
+        metric.MetricItems.Add(Counter("log.journal.failures", (ulong)logs.JournalFailures));
+        metric.MetricItems.Add(Counter("storage.write.failures", (ulong)storage.WriteFailures));
+        metric.MetricItems.Add(Gauge("storage.free.bytes", disk.FreeBytes));
+        foreach (var (subsystem, crashes) in health.Crashes.OrderBy(c => c.Key, StringComparer.Ordinal))
+        {
+            metric.MetricItems.Add(Counter("agent.restarts." + subsystem, (ulong)crashes));
+        }
 
         var message = new ZMetricMsg { DevID = deviceUuid, AtTimeStamp = Timestamp.FromDateTimeOffset(time.GetUtcNow()), Dm = metric };
-        // Per-app usage as the app reconciler last sampled it (running apps only).
-        message.Am.Add(appMetrics?.Invoke() ?? []);
+        // Per-app usage as the app subsystem last sampled it (running apps only).
+        message.Am.Add(bus.Topic<AppMetrics>().Current.Values.OrderBy(m => m.Uuid, StringComparer.Ordinal).Select(m => m.Metric));
         return message;
     }
 
@@ -127,4 +148,7 @@ public sealed class MetricsCollector(
 
     private static MetricItem Counter(string key, ulong value) =>
         new() { Key = key, Type = MetricItemType.MetricItemCounter, Uint64Value = value };
+
+    private static MetricItem Gauge(string key, ulong value) =>
+        new() { Key = key, Type = MetricItemType.MetricItemGauge, Uint64Value = value };
 }

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Logging;
+using Outpost.Agent.Bus;
 using Outpost.Agent.Configuration;
+using Outpost.Agent.Hosting;
 using Outpost.Agent.Uplink;
 
 namespace Outpost.Agent.Reporting;
@@ -8,15 +10,17 @@ namespace Outpost.Agent.Reporting;
 public sealed partial class MetricsReporter(
     MetricsCollector collector,
     ControllerClient client,
-    Func<DesiredState> desired,
-    TimeProvider time,
-    ILogger<MetricsReporter> logger)
+    StateBus bus,
+    AgentOptions options,
+    AgentHealth health,
+    ILogger<MetricsReporter> logger) : SupervisedService(health, options.TimeProvider, logger)
 {
-    public async Task RunAsync(CancellationToken cancellationToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
-        while (!cancellationToken.IsCancellationRequested)
+        while (true)
         {
-            await Task.Delay(desired().Settings.MetricInterval, time, cancellationToken).ConfigureAwait(false);
+            var interval = bus.Topic<DeviceDesired>().Get(DeviceDesired.SingletonKey)?.Settings.MetricInterval ?? ConfigItemSettings.Defaults.MetricInterval;
+            await Task.Delay(interval, Time, stoppingToken).ConfigureAwait(false);
             if (client.DeviceUuid is not { } deviceUuid)
             {
                 continue;
@@ -24,7 +28,7 @@ public sealed partial class MetricsReporter(
 
             try
             {
-                var result = await client.PostMetricsAsync(deviceUuid, collector.Collect(deviceUuid), cancellationToken).ConfigureAwait(false);
+                var result = await client.PostMetricsAsync(deviceUuid, collector.Collect(deviceUuid), stoppingToken).ConfigureAwait(false);
                 if (!result.IsSuccess)
                 {
                     LogNotSent(logger, result.Detail);

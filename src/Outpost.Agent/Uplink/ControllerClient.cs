@@ -13,6 +13,7 @@ using Org.Lfedge.Eve.Register;
 using Org.Lfedge.Eve.Uuid;
 using Outpost.Agent.Identity;
 using Outpost.Api;
+using Outpost.Api.Configuration;
 using Outpost.Api.Signing;
 
 namespace Outpost.Agent.Uplink;
@@ -23,8 +24,9 @@ public sealed record SignedConfig(ConfigResponse Response, byte[] SignedBody);
 /// <summary>
 /// The device side of EVE's API v2 over HTTPS. Requests are signed envelopes (device key; onboarding key for
 /// register); every response body except /certs must be an envelope signed by the controller signing
-/// certificate from /certs, or it is refused. TLS trusts only root-certificate.pem and offers the device
-/// certificate as client certificate.
+/// certificate from /certs, or it is refused. TLS trusts only the roots of CONFDIR (root-certificate.pem,
+/// v2tlsbaseroot-certificates.pem) and offers the device certificate as client certificate. A response body larger
+/// than the agent accepts is refused before it is read whole.
 /// </summary>
 public sealed partial class ControllerClient : IDisposable
 {
@@ -36,7 +38,7 @@ public sealed partial class ControllerClient : IDisposable
 
     public ControllerClient(
         Uri server,
-        X509Certificate2 rootCertificate,
+        IReadOnlyList<X509Certificate2> tlsRoots,
         X509Certificate2 deviceCertificate,
         DeviceSerials serials,
         UplinkStatistics statistics,
@@ -60,7 +62,7 @@ public sealed partial class ControllerClient : IDisposable
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
                 ClientCertificates = [deviceCertificate],
                 RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                    ServerCertificateTrust.IsTrusted(certificate as X509Certificate2, errors, rootCertificate, time.GetUtcNow()),
+                    ServerCertificateTrust.IsTrusted(certificate as X509Certificate2, errors, tlsRoots, time.GetUtcNow()),
             },
         };
         _http = new HttpClient(handler) { BaseAddress = server, Timeout = requestTimeout ?? TimeSpan.FromSeconds(120) };
@@ -206,17 +208,27 @@ public sealed partial class ControllerClient : IDisposable
         }
 
         HttpResponseMessage response;
-        byte[] responseBody;
+        byte[]? responseBody;
         try
         {
-            response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
-            responseBody = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            responseBody = await ReadBoundedAsync(response.Content, ConfigBounds.MaxConfigResponseBytes, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException && !cancellationToken.IsCancellationRequested)
         {
             _statistics.Record(path, success: false, body?.Length ?? 0, 0, _time.GetUtcNow());
             var untrusted = e is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError } && HasCause<AuthenticationException>(e);
             return new Reply(untrusted ? UplinkOutcome.UntrustedServer : UplinkOutcome.Unreachable, null, [], [], Describe(e));
+        }
+
+        if (responseBody is null)
+        {
+            using (response)
+            {
+                _statistics.Record(path, success: false, body?.Length ?? 0, 0, _time.GetUtcNow());
+                return Rejected(path, (int)response.StatusCode, [],
+                    $"the response is larger than the {ConfigBounds.MaxConfigResponseBytes / (1024 * 1024)} MiB the agent accepts; nothing of it was applied");
+            }
         }
 
         using (response)
@@ -286,6 +298,31 @@ public sealed partial class ControllerClient : IDisposable
         >= 400 => UplinkOutcome.Refused,
         _ => UplinkOutcome.RetryLater,
     };
+
+    /// <summary>The whole body, or null when it is longer than <paramref name="limit"/> (read no further than that).</summary>
+    private static async Task<byte[]?> ReadBoundedAsync(HttpContent content, int limit, CancellationToken cancellationToken)
+    {
+        if (content.Headers.ContentLength > limit)
+        {
+            return null;
+        }
+
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            if (buffer.Length + read > limit)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
 
     private static bool HasCause<TException>(Exception e) where TException : Exception
     {

@@ -21,7 +21,7 @@ public sealed class ControllerOutboxTransport(ControllerClient client, Func<Canc
             OutboxKind.NewLogs => await client.PostNewLogsAsync(deviceUuid, payload, cancellationToken).ConfigureAwait(false),
             // A controller that does not know the app answers 4xx, and the file is dropped.
             OutboxKind.AppNewLogs when item.Key is { } key =>
-                await client.PostAppNewLogsAsync(deviceUuid, Apps.AppConsoleShipper.AppUuidFromKey(key), payload, cancellationToken).ConfigureAwait(false),
+                await client.PostAppNewLogsAsync(deviceUuid, Apps.AppConsoleService.AppUuidFromKey(key), payload, cancellationToken).ConfigureAwait(false),
             _ => throw new ArgumentOutOfRangeException(nameof(item), item.Kind, "Unknown outbox kind."),
         };
 

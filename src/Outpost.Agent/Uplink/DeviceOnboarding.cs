@@ -20,21 +20,42 @@ public sealed partial class DeviceOnboarding(
     ConfigurationDirectory configuration,
     DeviceIdentity identity,
     AgentStateStore state,
+    OnboardedDevice device,
     AgentOptions options,
     ILogger<DeviceOnboarding> logger)
 {
     private readonly TimeProvider _time = options.TimeProvider;
-    private DateTimeOffset? _lastUuidRefresh;
+    // As in EVE, the window starts with the agent: a controller that answers 404 right after start is not asked at once.
+    private DateTimeOffset _lastUuidRefresh = options.TimeProvider.GetUtcNow();
+    private bool _resumed;
+
+    /// <summary>
+    /// Takes up the identity of an earlier run without the network: the saved device UUID and the saved controller
+    /// certificates (to verify the saved config with). True when the device had onboarded before.
+    /// </summary>
+    public bool TryResume()
+    {
+        if (state.ReadDeviceUuid() is not { } knownUuid || !LoadCheckpoint())
+        {
+            return false;
+        }
+
+        client.DeviceUuid = knownUuid;
+        device.Uuid = knownUuid;
+        _resumed = true;
+        LogResumed(logger, knownUuid);
+        return true;
+    }
 
     private string SerialForHumans => client.Serials.SoftSerial.Length > 0 ? client.Serials.SoftSerial : client.Serials.Serial;
 
     /// <summary>
-    /// Returns the device UUID. A device that onboarded before and kept its certificate checkpoint does not need
-    /// the controller to start: it refreshes /certs when it can and otherwise goes on with what it has.
+    /// Returns the device UUID. A device that onboarded before (<see cref="TryResume"/>) does not need the controller
+    /// to start: it refreshes /certs when it can and otherwise goes on with what it has.
     /// </summary>
     public async Task<string> StartAsync(CancellationToken cancellationToken)
     {
-        if (state.ReadDeviceUuid() is { } knownUuid && LoadCheckpoint())
+        if (_resumed || TryResume())
         {
             var refreshed = await client.GetCertsAsync(configuration.RootCertificate, cancellationToken).ConfigureAwait(false);
             if (refreshed is { IsSuccess: true, Value: { } certificates })
@@ -46,9 +67,7 @@ public sealed partial class DeviceOnboarding(
                 LogUsingCheckpoint(logger, client.Server.Authority, refreshed.Detail);
             }
 
-            client.DeviceUuid = knownUuid;
-            LogResumed(logger, knownUuid);
-            return knownUuid;
+            return client.DeviceUuid!;
         }
 
         var backoff = new ExponentialBackoff(options.Timings.OnboardingRetryFirst, options.Timings.OnboardingRetryMax);
@@ -74,29 +93,47 @@ public sealed partial class DeviceOnboarding(
     }
 
     /// <summary>
-    /// After 400/404 on config (device deleted or re-created on the controller), asks /uuid again and re-registers,
-    /// at most once per <see cref="AgentTimings.UuidRefreshMinimum"/>. Returns true when it ran.
+    /// After 400/404 on config (EVE: "device deleted in controller?"), asks /uuid again, at most once per
+    /// <see cref="AgentTimings.UuidRefreshMinimum"/> counted from the agent's start or the last attempt, and never
+    /// re-registers on a 404 alone: a controller such as Adam answers 404 until an operator sets a config. Only when
+    /// /uuid itself says the controller does not know this device (it was deleted there) does the device register
+    /// again with its onboarding certificate. Returns true when the device UUID changed.
     /// </summary>
-    public async Task<bool> RefreshUuidAsync(CancellationToken cancellationToken)
+    public async Task<bool> ConfigNotFoundAsync(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        if (_lastUuidRefresh is { } last && now - last < options.Timings.UuidRefreshMinimum)
+        if (now - _lastUuidRefresh < options.Timings.UuidRefreshMinimum)
         {
             return false;
         }
 
         _lastUuidRefresh = now;
+        var before = client.DeviceUuid;
+        var uuid = await client.RequestUuidAsync(cancellationToken).ConfigureAwait(false);
+        if (uuid is { IsSuccess: true, Value: { } response } && Guid.TryParse(response.Uuid.Trim(), out var parsed))
+        {
+            Adopt(parsed.ToString());
+            LogUuidRefreshed(logger, client.DeviceUuid!);
+            return client.DeviceUuid != before;
+        }
+
+        if (uuid.Outcome != UplinkOutcome.NotFound)
+        {
+            LogUuidRefreshFailed(logger, uuid.Detail);
+            return false;
+        }
+
         try
         {
-            var uuid = await OnboardOnceAsync(cancellationToken).ConfigureAwait(false);
-            LogUuidRefreshed(logger, uuid);
+            var registered = await OnboardOnceAsync(cancellationToken).ConfigureAwait(false);
+            LogReregistered(logger, registered);
         }
         catch (OnboardingException e)
         {
             LogOnboardingFailed(logger, e.Message);
         }
 
-        return true;
+        return client.DeviceUuid != before;
     }
 
     /// <summary>Fetches /certs again (CertMiss, or the controller announced new certificates).</summary>
@@ -134,10 +171,8 @@ public sealed partial class DeviceOnboarding(
         var uuid = await client.RequestUuidAsync(cancellationToken).ConfigureAwait(false);
         if (uuid is { IsSuccess: true, Value: { } response } && Guid.TryParse(response.Uuid.Trim(), out var parsed))
         {
-            var text = parsed.ToString();
-            state.SaveDeviceUuid(text);
-            client.DeviceUuid = text;
-            return text;
+            Adopt(parsed.ToString());
+            return client.DeviceUuid!;
         }
 
         client.DeviceUuid = previousUuid;
@@ -223,7 +258,27 @@ public sealed partial class DeviceOnboarding(
     private void Trust(ControllerCertificates certificates)
     {
         client.Certificates = certificates;
-        state.SaveControllerCerts(certificates.RawMessage);
+        SaveQuietly(() => state.SaveControllerCerts(certificates.RawMessage));
+    }
+
+    private void Adopt(string uuid)
+    {
+        SaveQuietly(() => state.SaveDeviceUuid(uuid));
+        client.DeviceUuid = uuid;
+        device.Uuid = uuid;
+    }
+
+    // A full disk must not stop onboarding: the device runs on in memory and saves it at the next chance.
+    private void SaveQuietly(Action save)
+    {
+        try
+        {
+            save();
+        }
+        catch (Exception e) when (Persistence.StorageHealth.IsStorageFailure(e))
+        {
+            LogSaveFailed(logger, e.Message);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Onboarding failed: {Reason}")]
@@ -243,6 +298,15 @@ public sealed partial class DeviceOnboarding(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Asked the controller for the device UUID again: {DeviceUuid}")]
     private static partial void LogUuidRefreshed(ILogger logger, string deviceUuid);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Could not ask for the device UUID again ({Reason}); keeping the one we have")]
+    private static partial void LogUuidRefreshFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The controller no longer knew this device; registered it again as {DeviceUuid}")]
+    private static partial void LogReregistered(ILogger logger, string deviceUuid);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not save onboarding state ({Reason}); it is kept in memory")]
+    private static partial void LogSaveFailed(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not refresh the controller certificates: {Reason}")]
     private static partial void LogCertsRefreshFailed(ILogger logger, string reason);

@@ -47,10 +47,14 @@ public sealed class UrlStatistics
 public sealed class UplinkStatistics
 {
     private long _rejectedResponses;
+    private long _refusedConfigs;
 
     public ConcurrentDictionary<string, UrlStatistics> Urls { get; } = new(StringComparer.Ordinal);
 
     public long RejectedResponses => Interlocked.Read(ref _rejectedResponses);
+
+    /// <summary>Configs refused whole (another device's, or beyond the bounds); the last good one kept running.</summary>
+    public long RefusedConfigs => Interlocked.Read(ref _refusedConfigs);
 
     public DateTimeOffset? LastConfigReceived { get; set; }
 
@@ -58,4 +62,6 @@ public sealed class UplinkStatistics
         Urls.GetOrAdd(path, _ => new UrlStatistics()).Record(success, sent, received, at);
 
     public void CountRejectedResponse() => Interlocked.Increment(ref _rejectedResponses);
+
+    public void CountRefusedConfig() => Interlocked.Increment(ref _refusedConfigs);
 }

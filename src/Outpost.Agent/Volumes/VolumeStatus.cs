@@ -1,11 +1,16 @@
 using Org.Lfedge.Eve.Info;
+using Outpost.Agent.Bus;
 using Outpost.Agent.Content;
 
 namespace Outpost.Agent.Volumes;
 
+/// <summary>How the image a volume was made from wants to be run (the process fields of its OCI config).</summary>
+public sealed record ImageRunConfig(ValueList<string> Entrypoint, ValueList<string> Cmd, ValueList<string> Env, string? WorkingDirectory, string? User);
+
 /// <summary>
-/// What the volume store observed for one volume at one generation. Once <see cref="ZSwState.CreatedVolume"/>,
-/// <see cref="RootfsPath"/> holds the files and <see cref="ImageConfigPath"/> the image config they came from (if any).
+/// What the volume subsystem observed for one volume at one generation. Once <see cref="ZSwState.CreatedVolume"/>,
+/// <see cref="RootfsPath"/> is the directory holding its files (what an app mounts) and <see cref="Image"/> how the
+/// image it came from wants to be run (if it came from one).
 /// </summary>
 public sealed record VolumeStatus(
     string Uuid,
@@ -14,11 +19,13 @@ public sealed record VolumeStatus(
     ZSwState State,
     uint ProgressPercentage = 0,
     string? RootfsPath = null,
-    string? ImageConfigPath = null,
+    ImageRunConfig? Image = null,
     long MaxSizeBytes = 0,
     long SizeBytes = 0,
-    ObjectError? Error = null)
+    ObjectError? Error = null) : IKeyed
 {
+    public string Key => Uuid;
+
     public bool IsCreated => State == ZSwState.CreatedVolume && RootfsPath is not null;
 
     public ZInfoVolume ToInfo()

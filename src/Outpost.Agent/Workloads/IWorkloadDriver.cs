@@ -1,7 +1,8 @@
 namespace Outpost.Agent.Workloads;
 
 /// <summary>
-/// The seam between the workload reconciler and one runtime (runc for containers, QEMU for VMs).
+/// The seam between the app subsystem and one runtime (runc for containers, QEMU for VMs): the only code that talks
+/// to the runtime. Everything other subsystems need of a workload (its console, its metrics) comes through here.
 /// Every method is idempotent so a level-triggered reconciler can call it again after a crash.
 /// </summary>
 public interface IWorkloadDriver
@@ -27,4 +28,10 @@ public interface IWorkloadDriver
 
     /// <summary>Ids of every workload this driver knows on the host, so the agent can adopt them after a restart.</summary>
     Task<IReadOnlyList<string>> ListAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The workload's console output from <paramref name="fromOffset"/> on, in chunks (see <see cref="ConsoleChunk"/>
+    /// for how offsets survive rotation and resets). Throws <see cref="WorkloadNotFoundException"/> for an unknown id.
+    /// </summary>
+    IAsyncEnumerable<ConsoleChunk> ReadConsoleAsync(string id, long fromOffset, CancellationToken cancellationToken);
 }

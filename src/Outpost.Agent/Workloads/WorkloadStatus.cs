@@ -19,5 +19,11 @@ public sealed record WorkloadStatus(
     string? Message,
     IReadOnlyList<string> Warnings)
 {
+    /// <summary>
+    /// The workload was started in an earlier boot of the host: whatever ran then was lost when the host restarted
+    /// (a reboot or a power cut), so it is down without having exited by itself.
+    /// </summary>
+    public bool FromPreviousBoot { get; init; }
+
     public static WorkloadStatus NotFound(string id) => new(id, WorkloadState.NotFound, null, null, null, null, []);
 }

@@ -27,8 +27,11 @@ public sealed class AgentAppsTests : IAsyncLifetime
     {
         var metric = new Org.Lfedge.Eve.Metrics.appMetric { AppID = "a1", AppName = "x", AppMemory = new Org.Lfedge.Eve.Metrics.AppMemoryMetric { AllocatedMB = 64, UsedMB = 3 } };
         var outbox = new Outpost.Agent.Outbox.PersistentOutbox(_temp.Sub("outbox"), 1 << 20, Microsoft.Extensions.Logging.Abstractions.NullLogger<Outpost.Agent.Outbox.PersistentOutbox>.Instance);
-        var collector = new Outpost.Agent.Reporting.MetricsCollector(_temp.Path, new Outpost.Agent.Uplink.UplinkStatistics(), outbox, () => 0, TimeProvider.System,
-            appMetrics: () => [metric]);
+        var bus = new Outpost.Agent.Bus.StateBus();
+        bus.Topic<Outpost.Agent.Apps.AppMetrics>().Publish(new Outpost.Agent.Apps.AppMetrics("a1", metric));
+        using var logs = new Outpost.Agent.Logging.CapturedLogBuffer();
+        var collector = new Outpost.Agent.Reporting.MetricsCollector(_temp.Path, new Outpost.Agent.Uplink.UplinkStatistics(), outbox, logs, bus,
+            new Outpost.Agent.Persistence.StorageHealth(_temp.Path, bus, TimeProvider.System), new Outpost.Agent.Hosting.AgentHealth(), TimeProvider.System);
 
         var message = collector.Collect("dev");
 

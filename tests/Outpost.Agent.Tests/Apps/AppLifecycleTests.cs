@@ -45,8 +45,8 @@ public sealed class AppLifecycleTests(ITestOutputHelper output)
 
         await host.WaitForLogAsync(app.Uuid, l => l.Contains("hello-from-app") && l.Contains("boot-fresh"), "the greeting and boot-fresh");
         Assert.All(host.AppLogLines(app.Uuid), l => Assert.Equal("hello app", l.AppName));
-        var pid = (await host.Pipeline.Apps.Driver!.GetStatusAsync(app.Uuid, CancellationToken.None)).Pid;
-        Assert.NotNull(host.Pipeline.Apps.Metrics.SingleOrDefault(m => m.AppID == app.Uuid)?.AppMemory);
+        var pid = (await host.Driver.GetStatusAsync(app.Uuid, CancellationToken.None)).Pid;
+        await Eventually(() => host.Bus.Topic<Outpost.Agent.Apps.AppMetrics>().Get(app.Uuid)?.Metric.AppMemory is not null, "app metrics sampled");
 
         // A second app on the same image: the blobs are cached, nothing is downloaded.
         var cachedApp = host.AddApp("cached", ds, "demo/busybox:1", command: "sleep 3600");
@@ -60,7 +60,7 @@ public sealed class AppLifecycleTests(ITestOutputHelper output)
         host.Apply();
         await host.WaitForLogAsync(app.Uuid, l => l.Contains("boot-old"), "boot-old after the restart");
         await host.WaitForStateAsync(app.Uuid, ZSwState.Running);
-        var restartedPid = (await host.Pipeline.Apps.Driver!.GetStatusAsync(app.Uuid, CancellationToken.None)).Pid;
+        var restartedPid = (await host.Driver.GetStatusAsync(app.Uuid, CancellationToken.None)).Pid;
         Assert.NotEqual(pid, restartedPid);
 
         // Purge: the root volume is recreated from the image and the writable layer goes: /data/seen is gone.
@@ -77,12 +77,12 @@ public sealed class AppLifecycleTests(ITestOutputHelper output)
         host.App(app).Activate = false;
         host.Apply();
         await host.WaitForStateAsync(app.Uuid, ZSwState.Halted);
-        Assert.Equal(Outpost.Agent.Workloads.WorkloadState.Stopped, (await host.Pipeline.Apps.Driver!.GetStatusAsync(app.Uuid, CancellationToken.None)).State);
+        Assert.Equal(Outpost.Agent.Workloads.WorkloadState.Stopped, (await host.Driver.GetStatusAsync(app.Uuid, CancellationToken.None)).State);
 
         host.RemoveApp(app);
         host.Apply();
         await host.WaitForAppAsync(app.Uuid, i => i.State == ZSwState.Invalid && i.AppName == "", "a deletion report (only AppID)");
-        Assert.DoesNotContain(app.Uuid, await host.Pipeline.Apps.Driver!.ListAsync(CancellationToken.None));
+        Assert.DoesNotContain(app.Uuid, await host.Driver.ListAsync(CancellationToken.None));
         await Eventually(() => !Directory.Exists(Path.Combine(host.StateDir, "volumes", app.Volume)), "the removed volume's directory should be gone");
         await Eventually(() => new ZInfoVolume { Uuid = app.Volume }.Equals(host.VolumeInfo(app.Volume)), "the volume reported deleted (only uuid)");
         Assert.Equal(ZSwState.Running, host.AppInfo(cachedApp.Uuid)!.State);
@@ -103,7 +103,7 @@ public sealed class AppLifecycleTests(ITestOutputHelper output)
         var good = host.AddApp("good", ds, "demo/busybox:1", command: "sleep 3600");
         host.Apply();
         await host.WaitForStateAsync(good.Uuid, ZSwState.Running);
-        var pid = (await host.Pipeline.Apps.Driver!.GetStatusAsync(good.Uuid, CancellationToken.None)).Pid;
+        var pid = (await host.Driver.GetStatusAsync(good.Uuid, CancellationToken.None)).Pid;
 
         var unknown = host.AddApp("unknown-ds", Guid.NewGuid().ToString(), "demo/busybox:1");
         var wrongCreds = host.AddApp("wrong-creds", host.AddDatastore(secured.Host, "alice", "wrong-password"), "demo/busybox:1");
@@ -123,7 +123,7 @@ public sealed class AppLifecycleTests(ITestOutputHelper output)
         Assert.DoesNotContain("wrong-password", host.AppInfo(wrongCreds.Uuid)!.ToString());
 
         Assert.Equal(ZSwState.Running, host.AppInfo(good.Uuid)!.State);
-        Assert.Equal(pid, (await host.Pipeline.Apps.Driver!.GetStatusAsync(good.Uuid, CancellationToken.None)).Pid);
+        Assert.Equal(pid, (await host.Driver.GetStatusAsync(good.Uuid, CancellationToken.None)).Pid);
     }
 
     [Fact]
@@ -137,13 +137,13 @@ public sealed class AppLifecycleTests(ITestOutputHelper output)
         var app = host.AddApp("survivor", host.AddDatastore(registry.Host), "demo/busybox:1", command: "sh -c 'echo up; while true; do sleep 1; done'");
         host.Apply();
         await host.WaitForStateAsync(app.Uuid, ZSwState.Running);
-        var before = await host.Pipeline.Apps.Driver!.GetStatusAsync(app.Uuid, CancellationToken.None);
+        var before = await host.Driver.GetStatusAsync(app.Uuid, CancellationToken.None);
 
         await host.StopAgentAsync();
         host.StartAgent();
         host.Apply();
         var info = await host.WaitForStateAsync(app.Uuid, ZSwState.Running);
-        var after = await host.Pipeline.Apps.Driver!.GetStatusAsync(app.Uuid, CancellationToken.None);
+        var after = await host.Driver.GetStatusAsync(app.Uuid, CancellationToken.None);
 
         Assert.Equal(before.Pid, after.Pid);
         Assert.Equal(before.StartedAt, after.StartedAt);

@@ -2,35 +2,57 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Org.Lfedge.Eve.Config;
 using Org.Lfedge.Eve.Info;
 using Outpost.Agent.Apps;
+using Outpost.Agent.Bus;
 using Outpost.Agent.Configuration;
 using Outpost.Agent.Content;
+using Outpost.Agent.Hosting;
+using Outpost.Agent.Node;
 using Outpost.Agent.Outbox;
+using Outpost.Agent.Persistence;
+using Outpost.Agent.Volumes;
+using Outpost.Agent.Workloads;
 
 namespace Outpost.Agent.Tests.Apps;
 
 /// <summary>
-/// An agent's app side on a throw-away state dir: the real pipeline (content store, volumes, runc) fed with an
-/// EdgeDevConfig the test edits, an outbox to read info and app newlogs from, and a way to "restart the agent".
-/// Disposing force-deletes every container it started, unmounts and removes the directory.
+/// An agent's app side on a throw-away state dir: the real app subsystems (content store, volumes, apps under runc,
+/// consoles) as hosted services on a state bus, fed with an EdgeDevConfig the test edits, an outbox to read app
+/// newlogs from, and a way to "restart the agent" (a new host and bus over the same state directory) or to "reboot
+/// the host" (the boot id file changes). Disposing force-deletes every container it started, unmounts and removes
+/// the directory.
 /// </summary>
 public sealed class AppTestHost : IAsyncDisposable
 {
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(90);
-    private readonly ConcurrentDictionary<string, ZInfoMsg> _latest = new();
+    private readonly ConcurrentDictionary<string, object> _latest = new();
     private readonly ConcurrentQueue<(string Key, ZSwState State, uint Progress)> _history = new();
+    private readonly ConcurrentQueue<AppStatus> _appHistory = new();
     private int _configVersion;
-    private DesiredState _desired = DesiredState.Initial;
-    private CancellationTokenSource? _stop;
-    private Task? _loop;
+    private DesiredState? _desired;
+    private IHost? _host;
 
-    public AppTestHost()
+    /// <param name="stateSizeBytes">Puts the state directory on a tmpfs of this size, to fill it up from outside.</param>
+    public AppTestHost(AppRuntimeOptions? options = null, long? stateSizeBytes = null)
     {
         Root = Directory.CreateTempSubdirectory("outpost-apps-").FullName;
         StateDir = Path.Combine(Root, "state");
+        if (stateSizeBytes is { } size)
+        {
+            Directory.CreateDirectory(StateDir);
+            var mounted = Run("mount", "-t", "tmpfs", "-o", $"size={size},mode=0700", "tmpfs", StateDir);
+            Assert.True(File.ReadLines("/proc/self/mountinfo").Any(l => l.Split(' ')[4] == StateDir), "tmpfs not mounted: " + mounted);
+        }
+
+        BootIdPath = Path.Combine(Root, "boot_id");
+        File.WriteAllText(BootIdPath, Guid.NewGuid() + "\n");
+        RuntimeOptions = options ?? Options;
         Outbox = new PersistentOutbox(Path.Combine(StateDir, "outbox"), 256L * 1024 * 1024, NullLogger<PersistentOutbox>.Instance);
     }
 
@@ -38,13 +60,21 @@ public sealed class AppTestHost : IAsyncDisposable
 
     public string StateDir { get; }
 
+    /// <summary>The file the agent reads the host's boot id from; <see cref="SimulateRebootAsync"/> changes it.</summary>
+    public string BootIdPath { get; }
+
+    public AppRuntimeOptions RuntimeOptions { get; }
+
     public PersistentOutbox Outbox { get; }
 
     public EdgeDevConfig Config { get; } = new() { Id = new UUIDandVersion { Uuid = DeviceUuid, Version = "1" } };
 
     public const string DeviceUuid = "5a1d0b8e-0000-4000-8000-000000000001";
 
-    public AppPipeline Pipeline { get; private set; } = null!;
+    /// <summary>The bus of the agent run now going; a restarted agent has a new one.</summary>
+    public StateBus Bus { get; private set; } = new();
+
+    public IWorkloadDriver Driver => _host!.Services.GetRequiredService<WorkloadRuntime>().Driver!;
 
     public static AppRuntimeOptions Options { get; } = new()
     {
@@ -54,36 +84,98 @@ public sealed class AppTestHost : IAsyncDisposable
         Content = new ContentStoreOptions { RetryFirst = TimeSpan.FromSeconds(1), RetryMax = TimeSpan.FromSeconds(5), RegistryRetries = 1 },
     };
 
-    /// <summary>Starts (or restarts) the agent's app pipeline on the same state directory.</summary>
+    /// <summary>Starts (or restarts) the agent's app subsystems on the same state directory.</summary>
     public void StartAgent()
     {
-        Pipeline = new AppPipeline(StateDir, () => _desired, Outbox, () => DeviceUuid, Options, TimeProvider.System, NullLoggerFactory.Instance);
-        Pipeline.Publisher.Published += Record;
-        _stop = new CancellationTokenSource();
-        _loop = Pipeline.RunAsync(_stop.Token);
+        Bus = new StateBus();
+        Bus.Topic<AppStatus>().Changed += (key, status) =>
+        {
+            Record("app/" + key, status, status?.State, 0);
+            if (status is not null)
+            {
+                _appHistory.Enqueue(status);
+            }
+        };
+        Bus.Topic<VolumeStatus>().Changed += (key, status) => Record("volume/" + key, status, status?.State, 0);
+        Bus.Topic<ContentStatus>().Changed += (key, status) => Record("content/" + key, status, status?.State, status?.ProgressPercentage ?? 0);
+        Bus.Topic<RefusedObject>().Changed += (_, refused) =>
+        {
+            if (refused is not null)
+            {
+                var kind = refused.Kind switch
+                {
+                    Outpost.Api.Configuration.ConfigObjectKind.App => "app/",
+                    Outpost.Api.Configuration.ConfigObjectKind.Volume => "volume/",
+                    _ => "content/",
+                };
+                Record(kind + refused.Id, refused, ZSwState.Error, 0);
+            }
+        };
+        var options = new AgentOptions(Path.Combine(Root, "conf"), StateDir) { Apps = RuntimeOptions, BootIdPath = BootIdPath };
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var services = builder.Services;
+        services.AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
+        services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+        services.AddSingleton(options);
+        services.AddSingleton(Bus);
+        services.AddSingleton(Outbox);
+        services.AddSingleton<AgentHealth>();
+        services.AddSingleton(new StorageHealth(StateDir, Bus, TimeProvider.System));
+        services.AddSingleton(new ContentStore(Path.Combine(StateDir, "content")));
+        services.AddSingleton<IContentStore>(sp => sp.GetRequiredService<ContentStore>());
+        services.AddSingleton(WorkloadRuntime.Detect(StateDir, RuntimeOptions.RuncPath, HostBoot.ReadBootId(BootIdPath)));
+        AgentHost.AddAppSubsystems(services);
+        _host = builder.Build();
+        _host.StartAsync().GetAwaiter().GetResult();
+        _desired?.Publish(Bus);
     }
 
-    /// <summary>Stops the pipeline the way a killed agent would leave things: apps keep running.</summary>
+    /// <summary>Stops the subsystems the way a killed agent would leave things: apps keep running.</summary>
     public async Task StopAgentAsync()
     {
-        await _stop!.CancelAsync();
-        try
+        if (_host is { } host)
         {
-            await _loop!;
+            _host = null;
+            await host.StopAsync();
+            host.Dispose();
         }
-        catch (OperationCanceledException)
+    }
+
+    /// <summary>
+    /// What a power cut and the boot after it do to the apps: the agent and every workload process die at once
+    /// (nobody records an exit), the mounts go, and the host comes back with a new boot id.
+    /// </summary>
+    public async Task SimulatePowerCutAsync()
+    {
+        await StopAgentAsync();
+        var runcRoot = Path.Combine(StateDir, "workloads", "runc");
+        foreach (var id in Directory.Exists(runcRoot) ? Directory.EnumerateDirectories(runcRoot).Select(Path.GetFileName).OfType<string>() : [])
         {
+            // The shim first, so it cannot record an exit status, then runc and the container itself.
+            foreach (var pid in ProcessesMentioning(id))
+            {
+                Run("kill", "-KILL", pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            Run("runc", "--root", runcRoot, "kill", id, "KILL");
         }
 
-        await Pipeline.DisposeAsync();
-        _stop.Dispose();
+        await WaitUntilAsync(() => !Directory.Exists(runcRoot) || Directory.EnumerateDirectories(runcRoot)
+            .All(d => ProcessesMentioning(Path.GetFileName(d)).Count == 0 && !Run("runc", "--root", runcRoot, "state", Path.GetFileName(d)).Contains("\"running\"")),
+            "every workload process to be gone");
+        foreach (var mount in File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4]).Where(m => m.StartsWith(Root, StringComparison.Ordinal)).Reverse())
+        {
+            Run("umount", "-l", mount);
+        }
+
+        File.WriteAllText(BootIdPath, Guid.NewGuid() + "\n");
     }
 
     /// <summary>Makes the edited config the desired state, as the config poller does.</summary>
     public void Apply()
     {
-        _desired = DesiredState.From(Config.Clone(), "hash-" + Interlocked.Increment(ref _configVersion));
-        Pipeline.Wake();
+        _desired = DesiredState.From(Config.Clone(), "hash-" + Interlocked.Increment(ref _configVersion), DeviceUuid);
+        _desired.Publish(Bus);
     }
 
     public string AddDatastore(string registryHost, string? user = null, string? password = null) => AddDatastoreTo(Config, registryHost, user, password);
@@ -158,11 +250,45 @@ public sealed class AppTestHost : IAsyncDisposable
         Config.ContentInfo.Remove(Config.ContentInfo.Single(c => c.Uuid == app.Content));
     }
 
-    public ZInfoApp? AppInfo(string uuid) => _latest.TryGetValue("app/" + uuid, out var m) ? m.Ainfo : null;
+    /// <summary>The app's status as ZInfoApp; after a removal, the deletion report (only AppID), as the reporter sends it.</summary>
+    public ZInfoApp? AppInfo(string uuid) => _latest.TryGetValue("app/" + uuid, out var m)
+        ? m switch
+        {
+            AppStatus s => s.ToInfo(),
+            // As the status reporter tells the controller about an app the agent refused from the config.
+            RefusedObject r => new ZInfoApp
+            {
+                AppID = uuid,
+                AppName = r.DisplayName,
+                State = ZSwState.Error,
+                AppErr = { new ErrorInfo { Description = r.Reason, Severity = Severity.Error, Timestamp = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) } },
+            },
+            _ => new ZInfoApp { AppID = uuid },
+        }
+        : null;
 
-    public ZInfoVolume? VolumeInfo(string uuid) => _latest.TryGetValue("volume/" + uuid, out var m) ? m.Vinfo : null;
+    public AppStatus? StatusOf(string uuid) => _latest.TryGetValue("app/" + uuid, out var m) ? m as AppStatus : null;
 
-    public ZInfoContentTree? ContentInfo(string uuid) => _latest.TryGetValue("content/" + uuid, out var m) ? m.Cinfo : null;
+    public ZInfoVolume? VolumeInfo(string uuid) => _latest.TryGetValue("volume/" + uuid, out var m)
+        ? m switch
+        {
+            VolumeStatus s => s.ToInfo(),
+            RefusedObject r => new ZInfoVolume { Uuid = uuid, State = ZSwState.Error, VolumeErr = new ErrorInfo { Description = r.Reason } },
+            _ => new ZInfoVolume { Uuid = uuid },
+        }
+        : null;
+
+    public ZInfoContentTree? ContentInfo(string uuid) => _latest.TryGetValue("content/" + uuid, out var m)
+        ? m switch
+        {
+            ContentStatus s => s.ToInfo(),
+            RefusedObject r => new ZInfoContentTree { Uuid = uuid, State = ZSwState.Error, Err = new ErrorInfo { Description = r.Reason } },
+            _ => new ZInfoContentTree { Uuid = uuid },
+        }
+        : null;
+
+    /// <summary>Every status the app subsystem published for the app, in order.</summary>
+    public IReadOnlyList<AppStatus> StatusHistory(string uuid) => _appHistory.Where(s => s.Uuid == uuid).ToList();
 
     public IReadOnlyList<ZSwState> AppStates(string uuid) => _history.Where(h => h.Key == "app/" + uuid).Select(h => h.State).ToList();
 
@@ -187,7 +313,7 @@ public sealed class AppTestHost : IAsyncDisposable
 
         var last = AppInfo(uuid);
         Assert.Fail($"App {uuid}: expected {what} within {Bound.TotalSeconds} s; last info: {last} (states {string.Join(",", AppStates(uuid))}); "
-            + $"content: {string.Join(" | ", _latest.Values.Where(m => m.Cinfo is not null).Select(m => m.Cinfo.ToString()))}");
+            + $"content: {string.Join(" | ", _latest.Values.OfType<ContentStatus>().Select(c => c.ToInfo().ToString()))}");
         return null!;
     }
 
@@ -234,22 +360,65 @@ public sealed class AppTestHost : IAsyncDisposable
         Assert.Fail($"App {uuid}: expected console {what}; shipped lines: {string.Join(" / ", AppLogLines(uuid).Select(l => l.Content))}");
     }
 
-    private void Record(ZInfoMsg message)
+    private void Record(string key, object? status, ZSwState? state, uint progress)
     {
-        var key = message.Ainfo is { } a ? "app/" + a.AppID : message.Vinfo is { } v ? "volume/" + v.Uuid : "content/" + message.Cinfo.Uuid;
-        _latest[key] = message;
-        _history.Enqueue((key, message.Ainfo?.State ?? message.Vinfo?.State ?? message.Cinfo.State, message.Cinfo?.ProgressPercentage ?? 0));
+        // A removed object is remembered as deleted: its info would be the id alone (state INVALID).
+        _latest[key] = status ?? (object)"deleted";
+        _history.Enqueue((key, state ?? ZSwState.Invalid, progress));
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_stop is { IsCancellationRequested: false })
-        {
-            await StopAgentAsync();
-        }
-
+        await StopAgentAsync();
         await CleanUpContainersAsync(StateDir, Root);
         Directory.Delete(Root, recursive: true);
+    }
+
+    private static List<int> ProcessesMentioning(string? id)
+    {
+        var pids = new List<int>();
+        if (id is null)
+        {
+            return pids;
+        }
+
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "cmdline")).Contains(id, StringComparison.Ordinal))
+                {
+                    pids.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return pids;
+    }
+
+    public static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (watch.Elapsed > Bound)
+            {
+                Assert.Fail($"Gave up waiting for {what} after {Bound.TotalSeconds} s.");
+            }
+
+            await Task.Delay(50);
+        }
     }
 
     /// <summary>Force-deletes the containers under a state dir's runc root and unmounts what is left below <paramref name="root"/>.</summary>

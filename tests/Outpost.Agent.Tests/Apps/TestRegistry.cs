@@ -5,17 +5,25 @@ using System.Net.Sockets;
 namespace Outpost.Agent.Tests.Apps;
 
 /// <summary>
-/// Debian's <c>docker-registry</c> on 127.0.0.1 (plain HTTP) with storage in a temp dir, optionally behind htpasswd
-/// basic auth. Killed and cleaned up on dispose.
+/// Debian's <c>docker-registry</c> on 127.0.0.1 (plain HTTP, or HTTPS with a given certificate) with storage in a temp
+/// dir, optionally behind htpasswd basic auth. Killed and cleaned up on dispose.
 /// </summary>
 public sealed class TestRegistry : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("outpost-registry-").FullName;
     private readonly Process _process;
 
-    private TestRegistry(int port, string? user, string? password)
+    private TestRegistry(int port, string? user, string? password, Fixtures.IssuedCertificate? tls)
     {
         Port = port;
+        var tlsSection = "";
+        if (tls is not null)
+        {
+            File.WriteAllText(Path.Combine(_dir, "tls.crt"), tls.CertificatePem);
+            File.WriteAllText(Path.Combine(_dir, "tls.key"), tls.KeyPem);
+            tlsSection = $"\n  tls:\n    certificate: {Path.Combine(_dir, "tls.crt")}\n    key: {Path.Combine(_dir, "tls.key")}";
+        }
+
         var auth = "";
         if (user is not null)
         {
@@ -34,7 +42,7 @@ public sealed class TestRegistry : IDisposable
               delete:
                 enabled: true
             http:
-              addr: 127.0.0.1:{port}
+              addr: 127.0.0.1:{port}{tlsSection}
             {auth}
             """);
         var start = new ProcessStartInfo("docker-registry") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -51,19 +59,22 @@ public sealed class TestRegistry : IDisposable
 
     public string Host => $"127.0.0.1:{Port}";
 
-    public static async Task<TestRegistry> StartAsync(string? user = null, string? password = null)
+    /// <param name="tls">Serve HTTPS only, with this certificate (for 127.0.0.1).</param>
+    public static async Task<TestRegistry> StartAsync(string? user = null, string? password = null, Fixtures.IssuedCertificate? tls = null)
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
-        var registry = new TestRegistry(port, user, password);
-        using var http = new HttpClient();
+        var registry = new TestRegistry(port, user, password, tls);
+        // Readiness only: whether the port answers, whatever its certificate (what the tests check is who trusts it).
+        using var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator });
+        var scheme = tls is null ? "http" : "https";
         for (var attempt = 0; attempt < 150; attempt++)
         {
             try
             {
-                using var response = await http.GetAsync($"http://{registry.Host}/v2/");
+                using var response = await http.GetAsync($"{scheme}://{registry.Host}/v2/");
                 if (response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Unauthorized)
                 {
                     return registry;

@@ -25,11 +25,20 @@ public sealed class AgentTestRun : IDisposable
                 LogFlushInterval = TimeSpan.FromMilliseconds(200),
                 DeviceInfoCheckInterval = TimeSpan.FromSeconds(1),
                 RequestTimeout = TimeSpan.FromSeconds(10),
+                StatusRetryInterval = TimeSpan.FromMilliseconds(200),
+                StatusRefusedRetryFirst = TimeSpan.FromMilliseconds(300),
+                StatusRefusedRetryMax = TimeSpan.FromSeconds(2),
+                RebootReportWait = TimeSpan.FromSeconds(2),
             },
+            BootIdPath = Path.Combine(stateDir + ".boot_id"),
         };
+        File.WriteAllText(Options.BootIdPath, Guid.NewGuid() + "\n");
     }
 
     public AgentOptions Options { get; set; }
+
+    /// <summary>What a reboot of the host changes for the agent: the boot id.</summary>
+    public void NewBoot() => File.WriteAllText(Options.BootIdPath, Guid.NewGuid() + "\n");
 
     public CollectingLoggerProvider Logs { get; }
 

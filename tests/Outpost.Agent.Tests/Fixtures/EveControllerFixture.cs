@@ -188,6 +188,11 @@ public sealed class EveControllerFixture : IAsyncDisposable
         }
 
         var configRequest = ConfigRequest.Parser.ParseFrom(payload);
+        if (State.ConfigMode == ConfigResponseMode.NotFound)
+        {
+            return Results.StatusCode(StatusCodes.Status404NotFound);
+        }
+
         if (device.IntegrityToken is null || !configRequest.IntegrityToken.Span.SequenceEqual(device.IntegrityToken))
         {
             return Results.StatusCode(StatusCodes.Status403Forbidden);
@@ -228,7 +233,21 @@ public sealed class EveControllerFixture : IAsyncDisposable
             return Results.StatusCode(StatusCodes.Status401Unauthorized);
         }
 
-        State.Infos.Enqueue(ZInfoMsg.Parser.ParseFrom(payload));
+        var info = ZInfoMsg.Parser.ParseFrom(payload);
+        if (State.RefuseInfo?.Invoke(info) == true)
+        {
+            State.RefusedInfos.Enqueue(info);
+            return Results.StatusCode(StatusCodes.Status404NotFound);
+        }
+
+        State.Infos.Enqueue(info);
+        State.Timeline.Enqueue(info.InfoContentCase switch
+        {
+            ZInfoMsg.InfoContentOneofCase.Ainfo => $"info:app:{info.Ainfo.AppID}:{info.Ainfo.State}",
+            ZInfoMsg.InfoContentOneofCase.Vinfo => $"info:volume:{info.Vinfo.Uuid}:{info.Vinfo.State}",
+            ZInfoMsg.InfoContentOneofCase.Cinfo => $"info:content:{info.Cinfo.Uuid}:{info.Cinfo.State}",
+            _ => $"info:device:{info.DevId}:{info.Dinfo?.State}",
+        });
         return Results.StatusCode(StatusCodes.Status201Created);
     }
 
@@ -263,6 +282,7 @@ public sealed class EveControllerFixture : IAsyncDisposable
             State.LogEntries.Enqueue(entry);
         }
 
+        State.Timeline.Enqueue("newlogs");
         return Results.StatusCode(StatusCodes.Status201Created);
     }
 
@@ -286,6 +306,7 @@ public sealed class EveControllerFixture : IAsyncDisposable
             State.AppLogEntries.Enqueue((app, file.Header.AppName ?? "", entry));
         }
 
+        State.Timeline.Enqueue("appnewlogs:" + app);
         return Results.StatusCode(StatusCodes.Status201Created);
     }
 

@@ -30,6 +30,8 @@ public enum ConfigResponseMode
     TamperedPayload,
     /// <summary>Signs with a key that is not the controller's signing key (but names the signing cert).</summary>
     WrongKey,
+    /// <summary>Answers 404, as Adam does until an operator has set a config for the device.</summary>
+    NotFound,
 }
 
 /// <summary>
@@ -61,6 +63,16 @@ public sealed class EveControllerState
     public int ConfigRequests;
 
     public ConfigResponseMode ConfigMode { get; set; } = ConfigResponseMode.Honest;
+
+    /// <summary>Info messages for which this says true are answered 404 (and kept in <see cref="RefusedInfos"/>).</summary>
+    public Func<ZInfoMsg, bool>? RefuseInfo { get; set; }
+
+    public ConcurrentQueue<ZInfoMsg> RefusedInfos { get; } = new();
+
+    /// <summary>What the controller accepted, in order: "info:KIND:ID:STATE", "newlogs" or "appnewlogs:APP".</summary>
+    public ConcurrentQueue<string> Timeline { get; } = new();
+
+    public int RequestCount(string pathSuffix) => Requests.Count(r => r.EndsWith(pathSuffix, StringComparison.Ordinal));
 
     public List<ConfigItem> ConfigItems { get; } = [new ConfigItem { Key = "timer.config.interval", Value = "5" }];
 

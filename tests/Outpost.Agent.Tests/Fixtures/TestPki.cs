@@ -19,15 +19,20 @@ public sealed record IssuedCertificate(X509Certificate2 Certificate, string Cert
 /// </summary>
 public sealed class TestPki
 {
-    public TestPki(string name = "Test Controller")
+    /// <param name="tlsFromOtherCa">Issue the TLS certificate from a CA of its own (<see cref="TlsCa"/>), as for a controller behind a public certificate.</param>
+    public TestPki(string name = "Test Controller", bool tlsFromOtherCa = false)
     {
         Root = CreateCa($"CN={name} Root", issuer: null);
         Intermediate = CreateCa($"CN={name} Intermediate", Root);
         Signing = CreateLeaf($"CN={name} Signing", Intermediate, X509KeyUsageFlags.DigitalSignature);
         KeyExchange = CreateLeaf($"CN={name} ECDH", Intermediate, X509KeyUsageFlags.KeyAgreement);
-        Tls = CreateLeaf("CN=127.0.0.1", Root, X509KeyUsageFlags.DigitalSignature, tlsServer: true);
+        TlsCa = tlsFromOtherCa ? CreateCa("CN=Some Public TLS CA", issuer: null) : Root;
+        Tls = CreateLeaf("CN=127.0.0.1", TlsCa, X509KeyUsageFlags.DigitalSignature, tlsServer: true);
         Onboarding = CreateSelfSigned("CN=Test Onboarding");
     }
+
+    /// <summary>The CA of <see cref="Tls"/>: <see cref="Root"/> unless the PKI was made with a TLS CA of its own.</summary>
+    public IssuedCertificate TlsCa { get; }
 
     public IssuedCertificate Root { get; }
 

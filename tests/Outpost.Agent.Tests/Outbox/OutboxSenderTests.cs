@@ -38,8 +38,7 @@ public sealed class OutboxSenderTests : IDisposable
         var transport = new ScriptedTransport(DeliveryOutcome.RetryLater, DeliveryOutcome.RetryLater, DeliveryOutcome.RetryLater);
         var time = new ManualTimeProvider();
         var sender = new OutboxSender(outbox, transport, NullLogger<OutboxSender>.Instance, time);
-        using var stop = new CancellationTokenSource();
-        var running = sender.RunAsync(stop.Token);
+        await sender.StartAsync(CancellationToken.None);
 
         var delays = new List<TimeSpan>();
         for (var attempt = 1; attempt <= 3; attempt++)
@@ -53,8 +52,8 @@ public sealed class OutboxSenderTests : IDisposable
         await Eventually(() => outbox.Count == 0);
         Assert.Equal([TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4)], delays);
         Assert.Equal(["payload", "payload", "payload", "payload"], transport.Attempts);
-        await stop.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+        await sender.StopAsync(CancellationToken.None);
+        Assert.True(sender.ExecuteTask!.IsCompletedSuccessfully, "the sender ends cleanly when stopped");
     }
 
     [Fact]
@@ -65,16 +64,15 @@ public sealed class OutboxSenderTests : IDisposable
         outbox.Enqueue(OutboxKind.NewLogs, null, "second"u8);
         var transport = new ScriptedTransport(DeliveryOutcome.Rejected);
         var sender = new OutboxSender(outbox, transport, NullLogger<OutboxSender>.Instance, new ManualTimeProvider());
-        using var stop = new CancellationTokenSource();
-        var running = sender.RunAsync(stop.Token);
+        await sender.StartAsync(CancellationToken.None);
 
         await Eventually(() => outbox.Count == 0);
 
         Assert.Equal(["first", "second"], transport.Attempts);
         Assert.Equal(1, outbox.Counters.Rejected);
         Assert.Equal(1, outbox.Counters.Delivered);
-        await stop.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+        await sender.StopAsync(CancellationToken.None);
+        Assert.True(sender.ExecuteTask!.IsCompletedSuccessfully, "the sender ends cleanly when stopped");
     }
 
     [Theory]

@@ -47,13 +47,15 @@ public sealed class PersistentOutboxTests : IDisposable
         var first = Open();
         first.Enqueue(OutboxKind.NewLogs, null, "one"u8);
         first.Enqueue(OutboxKind.Info, "device", "two"u8);
+        Assert.Equal("two", Text(first.Peek()!));
         first.MarkDelivered(first.Peek()!);
         first.Enqueue(OutboxKind.NewLogs, null, "three"u8);
 
         var second = Open();
         second.Enqueue(OutboxKind.NewLogs, null, "four"u8);
 
-        Assert.Equal(["two", "three", "four"], DrainAll(second));
+        // "two" (status) went first although it came second; the logs keep their order.
+        Assert.Equal(["one", "three", "four"], DrainAll(second));
         Assert.Equal(4, Open().Counters.Delivered);
     }
 
@@ -82,7 +84,8 @@ public sealed class PersistentOutboxTests : IDisposable
         outbox.Enqueue(OutboxKind.Info, "app-1", "app v1"u8);
         outbox.Enqueue(OutboxKind.Info, "device", "device v2"u8);
 
-        Assert.Equal(["logs", "app v1", "device v2"], DrainAll(outbox));
+        // Status goes before logs, oldest first; the superseded device v1 is gone.
+        Assert.Equal(["app v1", "device v2", "logs"], DrainAll(outbox));
     }
 
     [Fact]
@@ -100,10 +103,10 @@ public sealed class PersistentOutboxTests : IDisposable
     public void Sequence_keeps_increasing_after_the_outbox_was_emptied_and_reopened()
     {
         var first = Open();
-        var a = first.Enqueue(OutboxKind.NewLogs, null, "a"u8);
+        var a = first.Enqueue(OutboxKind.NewLogs, null, "a"u8)!;
         first.MarkDelivered(a);
 
-        var b = Open().Enqueue(OutboxKind.NewLogs, null, "b"u8);
+        var b = Open().Enqueue(OutboxKind.NewLogs, null, "b"u8)!;
 
         Assert.True(b.Sequence > a.Sequence, $"sequence went from {a.Sequence} to {b.Sequence}");
     }

@@ -26,9 +26,9 @@ public sealed class CollectorTests : IDisposable
         config.ConfigItems.Add(new ConfigItem { Key = "no.such.item", Value = "x" });
         var desired = DesiredState.From(config, "hash-1");
 
-        var first = collector.Collect("dev-1", desired);
+        var first = collector.Collect("dev-1", desired.Settings, null, null);
         time.Advance(TimeSpan.FromMinutes(1));
-        var second = collector.Collect("dev-1", desired);
+        var second = collector.Collect("dev-1", desired.Settings, null, null);
 
         Assert.Equal(first.ToByteArray(), second.ToByteArray());
         Assert.Null(first.AtTimeStamp);
@@ -37,7 +37,7 @@ public sealed class CollectorTests : IDisposable
         Assert.Equal("1.2.3", first.Dinfo.SwList.Single().ShortVersion);
         Assert.Equal("30", first.Dinfo.ConfigItemStatus.ConfigItems["timer.config.interval"].Value);
         Assert.True(first.Dinfo.ConfigItemStatus.UnknownConfigItems.ContainsKey("no.such.item"));
-        Assert.NotEqual(first.ToByteArray(), collector.Collect("dev-1", DesiredState.Initial).ToByteArray());
+        Assert.NotEqual(first.ToByteArray(), collector.Collect("dev-1", DesiredState.Initial.Settings, null, null).ToByteArray());
     }
 
     [Fact]
@@ -49,7 +49,10 @@ public sealed class CollectorTests : IDisposable
         var uplink = new UplinkStatistics { LastConfigReceived = time.GetUtcNow() };
         uplink.Record("/api/v2/edgedevice/id/x/config", success: true, 10, 20, time.GetUtcNow());
         uplink.Record("/api/v2/edgedevice/id/x/info", success: false, 10, 0, time.GetUtcNow());
-        var collector = new MetricsCollector(_temp.Path, uplink, outbox, () => 0, time);
+        using var logs = new Outpost.Agent.Logging.CapturedLogBuffer();
+        var bus = new Outpost.Agent.Bus.StateBus();
+        var collector = new MetricsCollector(_temp.Path, uplink, outbox, logs, bus, new Outpost.Agent.Persistence.StorageHealth(_temp.Path, bus, time),
+            new Outpost.Agent.Hosting.AgentHealth(), time);
 
         var metrics = collector.Collect("dev-1");
 

@@ -119,18 +119,26 @@ public sealed partial class RuncDriver : IWorkloadDriver
             File.Delete(paths.ExitStatus);
             File.Delete(paths.RuntimeLog);
             var pid = RuncShim.Start(_runc, paths, id);
-            record = record with { StartedAt = DateTimeOffset.UtcNow, ShimPid = pid };
+            record = record with { StartedAt = DateTimeOffset.UtcNow, ShimPid = pid, ContainerPid = null, BootId = _options.BootId };
             await record.SaveAsync(paths.Record, cancellationToken);
         }
 
         await WaitUntilStartedAsync(id, paths, cancellationToken);
+        if (await _runc.StateAsync(id, cancellationToken) is { Status: "running", Pid: > 0 } started)
+        {
+            // Remembered so that status checks of a running workload need no runc call.
+            await (record with { ContainerPid = started.Pid }).SaveAsync(paths.Record, cancellationToken);
+        }
     }
 
+    /// <remarks>The overlay rootfs is unmounted once the container is gone: nothing stays mounted for a workload that does not run.</remarks>
     public async Task StopAsync(string id, TimeSpan grace, CancellationToken cancellationToken)
     {
         var paths = PathsFor(id);
         if (!await IsRunningAsync(id, cancellationToken))
         {
+            await WaitForShimAsync(id, paths, cancellationToken);
+            RootfsBuilder.Unmount(paths.RootfsMountPoint);
             return;
         }
 
@@ -145,6 +153,7 @@ public sealed partial class RuncDriver : IWorkloadDriver
         }
 
         await WaitForShimAsync(id, paths, cancellationToken);
+        RootfsBuilder.Unmount(paths.RootfsMountPoint);
     }
 
     public async Task DeleteAsync(string id, CancellationToken cancellationToken)
@@ -170,12 +179,12 @@ public sealed partial class RuncDriver : IWorkloadDriver
     {
         var paths = PathsFor(id);
         var record = await WorkloadRecord.LoadAsync(paths.Record, cancellationToken);
-        var container = await _runc.StateAsync(id, cancellationToken);
         if (record is null)
         {
-            return container is null
+            var unknown = await _runc.StateAsync(id, cancellationToken);
+            return unknown is null
                 ? WorkloadStatus.NotFound(id)
-                : new WorkloadStatus(id, WorkloadState.Error, null, container.Pid, null,
+                : new WorkloadStatus(id, WorkloadState.Error, null, unknown.Pid, null,
                     "runc knows this container but the driver has no record of it; delete it.", []);
         }
 
@@ -184,6 +193,30 @@ public sealed partial class RuncDriver : IWorkloadDriver
         WorkloadStatus Status(WorkloadState state, int? pid, string? message) =>
             new(id, state, state is WorkloadState.Running ? null : exitCode, pid, record.StartedAt, message, record.Warnings);
 
+        if (record.StartedAt is not null && record.BootId is { } bootId && bootId != _options.BootId)
+        {
+            // runc's saved state may still say "running" or "stopped": either way it is a record of the last boot.
+            return Status(WorkloadState.Stopped, null, "The host restarted since this workload started; it is not running.") with
+            {
+                ExitCode = null,
+                FromPreviousBoot = true,
+            };
+        }
+
+        if (record.ShimPid is { } livePid && record.ContainerPid is { } containerPid && exitCode is null && RuncShim.IsAlive(livePid, id))
+        {
+            return Status(WorkloadState.Running, containerPid, null);
+        }
+
+        if (exitCode is not null && (record.ShimPid is not { } deadPid || !RuncShim.IsAlive(deadPid, id)))
+        {
+            // The shim recorded how the container ended and is gone: `runc run` has removed the container.
+            return ReadRuntimeError(paths) is { } failure
+                ? Status(WorkloadState.Error, null, "runc failed: " + failure)
+                : Status(WorkloadState.Stopped, null, ExitMessage(exitCode));
+        }
+
+        var container = await _runc.StateAsync(id, cancellationToken);
         switch (container?.Status)
         {
             case "running":
@@ -208,10 +241,19 @@ public sealed partial class RuncDriver : IWorkloadDriver
             return Status(WorkloadState.Created, null, null);
         }
 
-        return record.ShimPid is { } shimPid && RuncShim.IsAlive(shimPid, id)
-            ? Status(WorkloadState.Created, null, "starting")
-            : Status(WorkloadState.Error, null,
-                "The container is gone and no exit status was recorded (its runc process was killed, or the host rebooted); start it again.");
+        if (record.ShimPid is { } shimPid && RuncShim.IsAlive(shimPid, id))
+        {
+            return Status(WorkloadState.Created, null, "starting");
+        }
+
+        // The shim writes the exit status just before it ends: it may have done so since the exit code was read above.
+        if (ReadExitCode(paths) is { } late)
+        {
+            return Status(WorkloadState.Stopped, null, ExitMessage(late)) with { ExitCode = late };
+        }
+
+        return Status(WorkloadState.Error, null,
+            "The container is gone and no exit status was recorded (its runc process was killed, or the host rebooted); start it again.");
     }
 
     public async Task<WorkloadMetrics?> GetMetricsAsync(string id, CancellationToken cancellationToken)
@@ -376,11 +418,11 @@ public sealed partial class RuncDriver : IWorkloadDriver
         return name.Length > 0 ? name : id[..Math.Min(id.Length, 12)];
     }
 
-    private static async Task WriteAtomicallyAsync(string path, string content, CancellationToken cancellationToken)
+    private static Task WriteAtomicallyAsync(string path, string content, CancellationToken cancellationToken)
     {
-        var temporary = path + ".tmp";
-        await File.WriteAllTextAsync(temporary, content, cancellationToken);
-        File.Move(temporary, path, overwrite: true);
+        cancellationToken.ThrowIfCancellationRequested();
+        Persistence.AtomicFile.WriteText(path, content);
+        return Task.CompletedTask;
     }
 
     [GeneratedRegex("[^a-z0-9-]+")]

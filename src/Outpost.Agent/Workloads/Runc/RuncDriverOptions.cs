@@ -1,3 +1,5 @@
+using Outpost.Agent.Node;
+
 namespace Outpost.Agent.Workloads.Runc;
 
 /// <param name="StateRoot">The agent's state directory; the driver uses its "workloads" and "runc" subdirectories.</param>
@@ -14,4 +16,10 @@ public sealed record RuncDriverOptions(string StateRoot)
 
     /// <summary>False forces the copy fallback (for hosts where overlay misbehaves, and for tests).</summary>
     public bool UseOverlay { get; init; } = true;
+
+    /// <summary>
+    /// The host's current boot (/proc/sys/kernel/random/boot_id). A workload started under another boot id was lost
+    /// when the host restarted, whatever runc's saved state says.
+    /// </summary>
+    public string BootId { get; init; } = HostBoot.ReadBootId(HostBoot.DefaultBootIdPath);
 }

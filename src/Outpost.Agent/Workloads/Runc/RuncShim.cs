@@ -15,7 +15,9 @@ internal static class RuncShim
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, Process> RunningShims = new();
 
+    // umask 077: the console log and exit status are the agent's files, like everything in its state directory.
     private const string Script = """
+        umask 077
         exec </dev/null >>"$1" 2>&1
         exit_file=$2
         shift 2

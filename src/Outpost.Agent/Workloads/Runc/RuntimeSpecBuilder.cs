@@ -76,6 +76,8 @@ internal static class RuntimeSpecBuilder
                 ["uid"] = process.Uid,
                 ["gid"] = process.Gid,
                 ["additionalGids"] = new JsonArray(process.AdditionalGids.Select(g => (JsonNode)g).ToArray()),
+                // Docker's 022, stated: the app must not inherit the shim's private 077.
+                ["umask"] = 18,
             },
             ["args"] = ToArray(process.Args),
             ["env"] = ToArray(process.Env),

@@ -28,6 +28,12 @@ internal sealed record WorkloadRecord
 
     public int? ShimPid { get; init; }
 
+    /// <summary>The container's init process as runc reported it once running.</summary>
+    public int? ContainerPid { get; init; }
+
+    /// <summary>The host boot the workload was last started in.</summary>
+    public string? BootId { get; init; }
+
     public static async Task<WorkloadRecord?> LoadAsync(string path, CancellationToken cancellationToken)
     {
         if (!File.Exists(path))
@@ -39,17 +45,12 @@ internal sealed record WorkloadRecord
         return await JsonSerializer.DeserializeAsync(stream, WorkloadRecordJson.Default.WorkloadRecord, cancellationToken);
     }
 
-    /// <summary>Write-then-rename so a crash never leaves a half-written record.</summary>
-    public async Task SaveAsync(string path, CancellationToken cancellationToken)
+    /// <summary>Written atomically (write, fsync, rename) so a crash never leaves a half-written record.</summary>
+    public Task SaveAsync(string path, CancellationToken cancellationToken)
     {
-        var temporary = path + ".tmp";
-        await using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            await JsonSerializer.SerializeAsync(stream, this, WorkloadRecordJson.Default.WorkloadRecord, cancellationToken);
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, path, overwrite: true);
+        cancellationToken.ThrowIfCancellationRequested();
+        Persistence.AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(this, WorkloadRecordJson.Default.WorkloadRecord));
+        return Task.CompletedTask;
     }
 }
 

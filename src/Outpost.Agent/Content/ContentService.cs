@@ -1,6 +1,9 @@
 using Microsoft.Extensions.Logging;
 using Org.Lfedge.Eve.Info;
+using Outpost.Agent.Bus;
 using Outpost.Agent.Configuration;
+using Outpost.Agent.Hosting;
+using Outpost.Agent.Persistence;
 using Outpost.Agent.Timing;
 using Outpost.Oci.Content;
 using Outpost.Oci.Errors;
@@ -12,67 +15,92 @@ using Outpost.Oci.Transfer;
 namespace Outpost.Agent.Content;
 
 /// <summary>
-/// Brings the content store (an OCI layout at STATE/content) in line with the config's content trees. Each tree
-/// that is not in the store gets one download task (resolve the tag, pull with progress, verify, tag it
-/// <c>outpost/content/UUID</c>); the reconcile pass itself never waits for a download. Blobs already present are
-/// skipped and a cut blob continues from its <c>.partial</c> file, so an agent killed mid-pull resumes on the next
-/// start. Failures are reported as ERROR and retried with backoff. Trees that left the config are untagged and
-/// their blobs collected once no download is in flight.
+/// The content subsystem: brings the content store (an OCI layout at STATE/content) in line with the config's
+/// content trees and publishes a <see cref="ContentStatus"/> per tree. Each tree that is not in the store gets one
+/// download on a worker (resolve the tag, pull with progress, verify, tag it <c>outpost/content/UUID</c>); the pass
+/// itself never waits for a download. Blobs already present are skipped and a cut blob continues from its
+/// <c>.partial</c> file, so an agent killed mid-pull resumes on the next start. Failures (a full disk among them) are
+/// reported as ERROR and retried with backoff. Trees that left the config are untagged and their blobs collected once
+/// no download is in flight.
 /// </summary>
-public sealed partial class ContentReconciler(
-    string storeDirectory,
-    ContentStoreOptions options,
-    ObjectInfoPublisher publisher,
-    TimeProvider time,
-    ILoggerFactory loggers) : IAsyncDisposable
+public sealed partial class ContentService : ReconcilingService
 {
     public const string TagPrefix = "outpost/content/";
     private const string FingerprintAnnotation = "io.outpost.content.source";
+    private const string StorageArea = "content store";
 
-    private readonly ILogger _logger = loggers.CreateLogger<ContentReconciler>();
+    private readonly StateBus _bus;
+    private readonly ContentStore _store;
+    private readonly ContentStoreOptions _options;
+    private readonly StorageHealth _storage;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, Entry> _entries = new(StringComparer.OrdinalIgnoreCase);
-    private OciLayout? _layout;
+    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly ObjectWorkers _pulls;
     private bool _collectGarbage = true;
 
-    /// <summary>Raised when a download moved (progress, done, failed); the owner runs another pass.</summary>
-    public event Action? Changed;
-
-    public IReadOnlyDictionary<string, ContentStatus> Statuses
+    public ContentService(StateBus bus, ContentStore store, AgentOptions options, StorageHealth storage, AgentHealth health, ILoggerFactory loggers)
+        : base(health, options.TimeProvider, loggers.CreateLogger<ContentService>())
     {
-        get
+        _bus = bus;
+        _store = store;
+        _options = options.Apps.Content;
+        _storage = storage;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<ContentService>();
+        _pulls = new ObjectWorkers(Wake);
+        PollInterval = options.Apps.PollInterval;
+    }
+
+    protected override IReadOnlyList<ITopic> Watched => [_bus.Topic<DeviceDesired>(), _bus.Topic<ContentTreeSpec>(), _bus.Topic<DatastoreSpec>()];
+
+    protected override TimeSpan PollInterval { get; }
+
+    private Topic<ContentStatus> Statuses => _bus.Topic<ContentStatus>();
+
+    protected override async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        if (_bus.Topic<DeviceDesired>().Get(DeviceDesired.SingletonKey) is null)
         {
-            lock (_gate)
+            // No config yet (not even the saved one): every tree in the store would look unwanted.
+            return;
+        }
+
+        var trees = _bus.Topic<ContentTreeSpec>().Current;
+        var datastores = _bus.Topic<DatastoreSpec>().Current;
+        OciLayout layout;
+        Dictionary<string, Descriptor> tags;
+        try
+        {
+            layout = await _store.GetLayoutAsync(cancellationToken).ConfigureAwait(false);
+            tags = (await layout.ReadIndexAsync(cancellationToken).ConfigureAwait(false)).Manifests
+                .Where(m => m.RefName?.StartsWith(TagPrefix, StringComparison.Ordinal) == true)
+                .ToDictionary(m => m.RefName![TagPrefix.Length..], StringComparer.Ordinal);
+        }
+        catch (IOException e) when (StorageHealth.IsStorageFailure(e))
+        {
+            // The store itself cannot be opened (a full disk cannot even take its index): every tree says so.
+            _storage.Failed(StorageArea, e);
+            foreach (var tree in trees.Values)
             {
-                return _entries.ToDictionary(e => e.Key, e => e.Value.Status, StringComparer.OrdinalIgnoreCase);
+                var previous = Statuses.Get(tree.Uuid);
+                Statuses.Publish(new ContentStatus(tree.Uuid, tree.DisplayName, tree.GenerationCount, ZSwState.Error,
+                    Error: ObjectError.Since(previous?.Error, Describe(e, tree)!, Time.GetUtcNow())));
             }
+
+            return;
         }
+
+        foreach (var tree in trees.Values)
+        {
+            ReconcileTree(tree, datastores, tags.GetValueOrDefault(tree.Uuid));
+        }
+
+        await RemoveUnwantedAsync(trees, layout, tags, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The store, for the volume reconciler to unpack from.</summary>
-    public async Task<OciLayout> GetLayoutAsync(CancellationToken cancellationToken) =>
-        _layout ??= await OciLayout.CreateAsync(storeDirectory, cancellationToken).ConfigureAwait(false);
-
-    public async Task ReconcileAsync(DesiredState desired, CancellationToken cancellationToken)
-    {
-        var layout = await GetLayoutAsync(cancellationToken).ConfigureAwait(false);
-        var tags = (await layout.ReadIndexAsync(cancellationToken).ConfigureAwait(false)).Manifests
-            .Where(m => m.RefName?.StartsWith(TagPrefix, StringComparison.Ordinal) == true)
-            .ToDictionary(m => m.RefName![TagPrefix.Length..], StringComparer.OrdinalIgnoreCase);
-
-        foreach (var tree in desired.ContentTrees.Values)
-        {
-            ReconcileTree(tree, desired, tags.GetValueOrDefault(tree.Uuid));
-        }
-
-        await RemoveUnwantedAsync(desired, layout, tags, cancellationToken).ConfigureAwait(false);
-        foreach (var status in Statuses.Values)
-        {
-            publisher.Publish(status.ToInfo());
-        }
-    }
-
-    private void ReconcileTree(ContentTreeSpec tree, DesiredState desired, Descriptor? tag)
+    private void ReconcileTree(ContentTreeSpec tree, IReadOnlyDictionary<string, DatastoreSpec> datastores, Descriptor? tag)
     {
         var fingerprint = Fingerprint(tree);
         Entry entry;
@@ -80,9 +108,9 @@ public sealed partial class ContentReconciler(
         {
             if (!_entries.TryGetValue(tree.Uuid, out entry!) || entry.Fingerprint != fingerprint)
             {
-                entry?.Cancel();
+                _pulls.Cancel(tree.Uuid);
                 entry = new Entry(tree, fingerprint, new ContentStatus(tree.Uuid, tree.DisplayName, tree.GenerationCount, ZSwState.Initial),
-                    new ExponentialBackoff(options.RetryFirst, options.RetryMax));
+                    new ExponentialBackoff(_options.RetryFirst, _options.RetryMax));
                 _entries[tree.Uuid] = entry;
             }
         }
@@ -92,53 +120,58 @@ public sealed partial class ContentReconciler(
             if (!entry.Status.IsLoaded)
             {
                 // Loaded by an earlier run (or a download that just finished): nothing to fetch.
-                entry.Status = entry.Status with
+                Update(entry, s => s with
                 {
                     State = ZSwState.Loaded,
                     ProgressPercentage = 100,
                     Sha256 = tag.Digest.Hex,
                     ImageName = TagPrefix + tree.Uuid,
                     Error = null,
-                    SizeBytes = entry.Status.SizeBytes > 0 ? entry.Status.SizeBytes : tag.Size,
-                };
+                    SizeBytes = s.SizeBytes > 0 ? s.SizeBytes : tag.Size,
+                });
+            }
+            else
+            {
+                Statuses.Publish(entry.Status);
             }
 
             return;
         }
 
-        if (entry.Pull is { IsCompleted: false })
+        Statuses.Publish(entry.Status);
+        if (_pulls.IsBusy(tree.Uuid))
         {
             return;
         }
 
         // A changed datastore (say, fixed credentials) deserves an immediate retry.
-        var sourceKey = SourceKey(tree, desired);
-        if (entry.Status.Error is not null && sourceKey == entry.LastSourceKey && time.GetUtcNow() < entry.NextAttempt)
+        var sourceKey = SourceKey(tree, datastores);
+        if (entry.Status.Error is not null && sourceKey == entry.LastSourceKey && Time.GetUtcNow() < entry.NextAttempt)
         {
             return;
         }
 
         entry.LastSourceKey = sourceKey;
-        entry.Pull = Task.Run(() => PullAsync(entry, desired, entry.Cancellation.Token));
+        _pulls.TryStart(tree.Uuid, ct => PullAsync(entry, datastores, ct), e => LogPullBug(_logger, tree.Uuid, e));
     }
 
-    private async Task PullAsync(Entry entry, DesiredState desired, CancellationToken cancellationToken)
+    private async Task PullAsync(Entry entry, IReadOnlyDictionary<string, DatastoreSpec> datastores, CancellationToken cancellationToken)
     {
         var tree = entry.Tree;
         try
         {
-            var source = ContentSource.Resolve(tree, desired.Datastores);
+            var source = ContentSource.Resolve(tree, datastores);
             Update(entry, s => s with { State = ZSwState.ResolvingTag, Error = s.Error });
             using var http = DatastoreHttp.CreateClient(source.Datastore);
-            using var client = new RegistryClient(RegistryOptions(source), http, loggers.CreateLogger<RegistryClient>());
-            var remote = await client.ResolveImageAsync(source.Reference, options.Platform, cancellationToken).ConfigureAwait(false);
+            using var client = new RegistryClient(RegistryOptions(source), http, _loggers.CreateLogger<RegistryClient>());
+            var remote = await client.ResolveImageAsync(source.Reference, _options.Platform, cancellationToken).ConfigureAwait(false);
             var manifest = remote.ParsedManifest;
             var totalBytes = manifest.Layers.Prepend(manifest.Config).Sum(b => b.Size);
             Update(entry, s => s with { State = ZSwState.ResolvedTag, Sha256 = remote.Manifest.Digest.Hex, SizeBytes = totalBytes });
 
             var pinned = ImageReference.Parse($"{source.Reference.Name}@{remote.Manifest.Digest}");
-            var limit = tree.MaxSizeBytes > 0 ? (long)Math.Min(tree.MaxSizeBytes, long.MaxValue) : options.MaxContentBytes;
-            var layout = await GetLayoutAsync(cancellationToken).ConfigureAwait(false);
+            var limit = tree.MaxSizeBytes > 0 ? (long)Math.Min(tree.MaxSizeBytes, long.MaxValue) : _options.MaxContentBytes;
+            var layout = await _store.GetLayoutAsync(cancellationToken).ConfigureAwait(false);
             Update(entry, s => s with { State = ZSwState.DownloadStarted, ProgressPercentage = 0 });
             var progress = new PercentProgress(totalBytes, percent =>
             {
@@ -148,7 +181,7 @@ public sealed partial class ContentReconciler(
                 }
             });
             var image = await new ImagePuller(client, new ImagePullOptions { MaxTotalBytes = limit })
-                .PullAsync(pinned, layout, options.Platform, progress, cancellationToken).ConfigureAwait(false);
+                .PullAsync(pinned, layout, _options.Platform, progress, cancellationToken).ConfigureAwait(false);
             Update(entry, s => s with { State = ZSwState.Downloaded, ProgressPercentage = 100 });
 
             // Every blob was hashed while it streamed in; here we make sure they are all still in the store.
@@ -164,6 +197,7 @@ public sealed partial class ContentReconciler(
             await layout.TagAsync(TagPrefix + tree.Uuid, image.ManifestDescriptor with { Annotations = annotations }, cancellationToken).ConfigureAwait(false);
             await layout.UntagAsync(image.Name, cancellationToken).ConfigureAwait(false);
             entry.Backoff.Reset();
+            _storage.Succeeded(StorageArea);
             Update(entry, s => s with
             {
                 State = ZSwState.Loaded,
@@ -179,9 +213,14 @@ public sealed partial class ContentReconciler(
         }
         catch (Exception e) when (Describe(e, entry.Tree) is { } description)
         {
+            if (StorageHealth.IsStorageFailure(e))
+            {
+                _storage.Failed(StorageArea, e);
+            }
+
             var delay = entry.Backoff.NextDelay();
-            entry.NextAttempt = time.GetUtcNow() + delay;
-            Update(entry, s => s with { State = ZSwState.Error, Error = ObjectError.Since(s.Error, description, time.GetUtcNow()) });
+            entry.NextAttempt = Time.GetUtcNow() + delay;
+            Update(entry, s => s with { State = ZSwState.Error, Error = ObjectError.Since(s.Error, description, Time.GetUtcNow()) });
             LogFailed(_logger, tree.Uuid, description, delay.TotalSeconds);
             _ = WakeAfterAsync(delay, cancellationToken);
         }
@@ -195,7 +234,7 @@ public sealed partial class ContentReconciler(
             credentials[source.Reference.Registry] = new RegistryCredentials(source.Datastore.Username, source.Datastore.Password);
         }
 
-        return new RegistryClientOptions { Credentials = credentials, MaxRetries = options.RegistryRetries };
+        return new RegistryClientOptions { Credentials = credentials, MaxRetries = _options.RegistryRetries };
     }
 
     /// <summary>What to tell the controller; null for bugs, which should surface rather than be retried forever.</summary>
@@ -208,26 +247,30 @@ public sealed partial class ContentReconciler(
         QuotaExceededException q =>
             $"{q.Message} (content tree {tree.Uuid} allows {q.LimitBytes} bytes; raise maxSizeBytes or use a smaller image)",
         OciException => e.Message,
+        DatastoreTlsException => e.Message,
         HttpRequestException h => $"Registry unreachable: {h.Message}. Retrying; a partial download resumes where it stopped.",
+        IOException io when StorageHealth.IsDiskFull(io) =>
+            $"The device is out of disk space ({io.Message}). The download resumes where it stopped once space is freed (delete unused apps or volumes).",
         IOException io => $"Download interrupted: {io.Message}. Retrying; a partial download resumes where it stopped.",
         UnauthorizedAccessException => e.Message,
         _ => null,
     };
 
-    private async Task RemoveUnwantedAsync(DesiredState desired, OciLayout layout, Dictionary<string, Descriptor> tags, CancellationToken cancellationToken)
+    private async Task RemoveUnwantedAsync(
+        IReadOnlyDictionary<string, ContentTreeSpec> trees, OciLayout layout, Dictionary<string, Descriptor> tags, CancellationToken cancellationToken)
     {
         List<Entry> gone;
         lock (_gate)
         {
-            gone = _entries.Values.Where(e => !desired.ContentTrees.ContainsKey(e.Tree.Uuid)).ToList();
+            gone = _entries.Values.Where(e => !trees.ContainsKey(e.Tree.Uuid)).ToList();
             foreach (var entry in gone)
             {
-                entry.Cancel();
+                _pulls.Cancel(entry.Tree.Uuid);
                 _entries.Remove(entry.Tree.Uuid);
             }
         }
 
-        foreach (var uuid in tags.Keys.Where(u => !desired.ContentTrees.ContainsKey(u)))
+        foreach (var uuid in tags.Keys.Where(u => !trees.ContainsKey(u)))
         {
             await layout.UntagAsync(TagPrefix + uuid, cancellationToken).ConfigureAwait(false);
             _collectGarbage = true;
@@ -235,17 +278,15 @@ public sealed partial class ContentReconciler(
 
         foreach (var entry in gone)
         {
-            var info = new ZInfoContentTree { Uuid = entry.Tree.Uuid };
-            publisher.Publish(info);
+            Statuses.Remove(entry.Tree.Uuid);
             _collectGarbage = true;
         }
 
-        // Collecting while a download runs (or waits to retry) would delete its .partial files and restart it from zero;
-        // so would collecting before the first config arrived, when every wanted tree still looks unwanted.
+        // Collecting while a download runs (or waits to retry) would delete its .partial files and restart it from zero.
         bool busy;
         lock (_gate)
         {
-            busy = desired.ConfigHash.Length == 0 || _entries.Values.Any(e => !e.Status.IsLoaded);
+            busy = _pulls.Count > 0 || _entries.Values.Any(e => !e.Status.IsLoaded);
         }
 
         if (_collectGarbage && !busy)
@@ -261,21 +302,34 @@ public sealed partial class ContentReconciler(
 
     private void Update(Entry entry, Func<ContentStatus, ContentStatus> change)
     {
+        ContentStatus status;
         lock (_gate)
         {
             entry.Status = change(entry.Status);
+            status = entry.Status;
         }
 
-        publisher.Publish(entry.Status.ToInfo());
-        Changed?.Invoke();
+        // A tree that left the config while its download ran must not come back on the bus.
+        if (IsCurrent(entry))
+        {
+            Statuses.Publish(status);
+        }
+    }
+
+    private bool IsCurrent(Entry entry)
+    {
+        lock (_gate)
+        {
+            return _entries.TryGetValue(entry.Tree.Uuid, out var current) && ReferenceEquals(current, entry);
+        }
     }
 
     private async Task WakeAfterAsync(TimeSpan delay, CancellationToken cancellationToken)
     {
         try
         {
-            await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
-            Changed?.Invoke();
+            await Task.Delay(delay, Time, cancellationToken).ConfigureAwait(false);
+            Wake();
         }
         catch (OperationCanceledException)
         {
@@ -286,24 +340,14 @@ public sealed partial class ContentReconciler(
         $"{tree.Url}|{tree.Sha256}|{tree.GenerationCount}|{string.Join(",", tree.DatastoreIds)}|{tree.Format}";
 
     // Kept in memory only: it includes the password so that changed credentials are noticed.
-    private static string SourceKey(ContentTreeSpec tree, DesiredState desired) =>
-        string.Join("\n", tree.DatastoreIds.Select(id => desired.Datastores.GetValueOrDefault(id)).Where(d => d is not null)
+    private static string SourceKey(ContentTreeSpec tree, IReadOnlyDictionary<string, DatastoreSpec> datastores) =>
+        string.Join("\n", tree.DatastoreIds.Select(id => datastores.GetValueOrDefault(id)).Where(d => d is not null)
             .Select(d => $"{d!.Id}|{d.Fqdn}|{d.Path}|{d.Username}|{d.Password}|{string.Join("", d.CertificatesPem)}"));
 
-    public async ValueTask DisposeAsync()
+    public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        List<Task> pulls;
-        lock (_gate)
-        {
-            foreach (var entry in _entries.Values)
-            {
-                entry.Cancel();
-            }
-
-            pulls = _entries.Values.Select(e => e.Pull).OfType<Task>().ToList();
-        }
-
-        await Task.WhenAll(pulls).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        await _pulls.DrainAsync(cancel: true).ConfigureAwait(false);
     }
 
     private sealed class Entry(ContentTreeSpec tree, string fingerprint, ContentStatus status, ExponentialBackoff backoff)
@@ -316,15 +360,9 @@ public sealed partial class ContentReconciler(
 
         public ExponentialBackoff Backoff { get; } = backoff;
 
-        public CancellationTokenSource Cancellation { get; } = new();
-
-        public Task? Pull { get; set; }
-
         public DateTimeOffset NextAttempt { get; set; }
 
         public string? LastSourceKey { get; set; }
-
-        public void Cancel() => Cancellation.Cancel();
     }
 
     /// <summary>Turns bytes into whole percent, synchronously so reports stay in order.</summary>
@@ -338,6 +376,9 @@ public sealed partial class ContentReconciler(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Content tree {Uuid} failed: {Reason}; retrying in {DelaySeconds} s")]
     private static partial void LogFailed(ILogger logger, string uuid, string reason, double delaySeconds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Content tree {Uuid}: the download failed unexpectedly")]
+    private static partial void LogPullBug(ILogger logger, string uuid, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Content store: collected {Bytes} bytes of unused blobs")]
     private static partial void LogCollected(ILogger logger, long bytes);
