@@ -19,4 +19,8 @@ root.Subcommands.Add(DeviceCommand.Create());
 root.Subcommands.Add(AppCommand.Create());
 root.Subcommands.Add(AppCommand.CreateDatastore());
 root.Subcommands.Add(ImageCommand.Create());
-return await root.Parse(args).InvokeAsync();
+// On Ctrl-C or SIGTERM, System.CommandLine cancels the command's token and, by default, abandons it after 2 s. The
+// agent and the controller need longer to stop cleanly (an app's stop grace, a flush); their hosts bound their own
+// shutdown, so the CLI waits for them.
+var invocation = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromMinutes(10) };
+return await root.Parse(args).InvokeAsync(invocation);

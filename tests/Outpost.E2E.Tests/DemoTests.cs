@@ -16,6 +16,9 @@ public sealed class DemoTests
             Assert.Contains("Admin token:", result.Output);
             Assert.Contains("hello", result.Output);
             Assert.Contains("RUNNING", result.Output);
+            // The demo is a sandbox: when it ends, nothing it started is left running.
+            var state = Path.Combine(root, "outpost-demo", "device", "state");
+            Assert.Empty(await Apps.Infrastructure.RuncLeftovers.RunningAsync(state));
 
             // A second run reuses the folder: same PKI, same device, no second registration.
             var again = await OutpostBinary.RunAsync(root, "demo", "--once");
@@ -23,10 +26,11 @@ public sealed class DemoTests
             var store = new Outpost.Controller.Storage.SqliteControllerStore(Path.Combine(root, "outpost-demo", "controller", "controller.db"));
             var devices = await store.ListDevicesAsync(CancellationToken.None);
             Assert.Equal("demo-0001", Assert.Single(devices).Serial);
+            Assert.Empty(await Apps.Infrastructure.RuncLeftovers.RunningAsync(Path.Combine(root, "outpost-demo", "device", "state")));
         }
         finally
         {
-            // The demo's app keeps running after the agent exits (by design); remove it before the folder.
+            // Only if the assertions above failed is there anything to remove.
             await Apps.Infrastructure.RuncLeftovers.RemoveAsync(Path.Combine(root, "outpost-demo", "device", "state"));
             Directory.Delete(root, recursive: true);
         }

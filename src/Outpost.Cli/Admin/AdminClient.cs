@@ -59,6 +59,8 @@ internal sealed class AdminClient : IDisposable
     private async Task<T> SendAsync<T>(HttpMethod method, string path, HttpContent? content, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
+        // A body the controller refuses for its size (413) is then not uploaded first, and its reason comes back.
+        request.Headers.ExpectContinue = content is not null;
         using var response = await _http.SendAsync(request, ct);
         await EnsureSuccessAsync(response, ct);
         if (response.StatusCode == HttpStatusCode.NoContent || response.Content.Headers.ContentLength == 0)

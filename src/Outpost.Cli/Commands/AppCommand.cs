@@ -20,23 +20,29 @@ internal static class AppCommand
         var cpus = new Option<int>("--cpus") { Description = "vCPUs.", DefaultValueFactory = _ => 1 };
         var env = new Option<string[]>("--env") { Description = "Environment variable KEY=VALUE (repeatable)." };
         var datastore = new Option<string?>("--datastore") { Description = "Datastore name (default: one matching the image's registry)." };
+        var restart = new Option<string>("--restart")
+        {
+            Description = "What the device does when the app ends by itself: always (start it again, with a growing delay), on-failure (only after a non-zero exit) or never.",
+            DefaultValueFactory = _ => "always",
+        };
+        restart.AcceptOnlyFromAmong("always", "on-failure", "never");
         var commandArgs = new Argument<string[]>("command") { Description = "Command and arguments overriding the image's (after --).", Arity = ArgumentArity.ZeroOrMore };
         command.Subcommands.Add(DeviceCommand.Admin("deploy", "Deploy a container app to a device.",
-            [DeviceOption, name, image, memory, cpus, env, datastore, commandArgs], async (admin, parse, ct) =>
+            [DeviceOption, name, image, memory, cpus, env, datastore, restart, commandArgs], async (admin, parse, ct) =>
             {
                 var request = new DeployAppRequest(parse.GetValue(name)!, parse.GetValue(image)!, ParseSize(parse.GetValue(memory)!),
                     parse.GetValue(cpus), ControllerCommand.ParsePairs(parse.GetValue(env) ?? [], "--env"), parse.GetValue(commandArgs) is { Length: > 0 } args ? args : null,
-                    parse.GetValue(datastore));
+                    parse.GetValue(datastore), parse.GetValue(restart));
                 var view = await admin.PostAsync<AppView>(AppsPath(parse), request, ct);
                 Console.WriteLine($"Deployed app {view.Name} ({view.Id}); the device picks it up at its next config poll. Watch: outpost app show {view.Name} --device {parse.GetValue(DeviceOption)}");
                 return 0;
             }));
         command.Subcommands.Add(DeviceCommand.Admin("list", "List the apps on a device with their state.", [DeviceOption], async (admin, parse, ct) =>
         {
-            var table = new Table().AddColumns("ID", "Name", "Image", "State", "Activate", "Memory", "CPUs", "Errors");
+            var table = new Table().AddColumns("ID", "Name", "Image", "State", "Activate", "Restart", "Memory", "CPUs", "Errors");
             foreach (var app in await admin.GetAsync<List<AppView>>(AppsPath(parse), ct))
             {
-                table.AddRow(app.Id.ToString(), Markup.Escape(app.Name), Markup.Escape(app.Image), app.State, app.Activate ? "yes" : "no",
+                table.AddRow(app.Id.ToString(), Markup.Escape(app.Name), Markup.Escape(app.Image), app.State, app.Activate ? "yes" : "no", app.Restart,
                     $"{app.MemoryBytes / (1024 * 1024)}M", app.Cpus.ToString(), Markup.Escape(string.Join("; ", app.Errors)));
             }
 

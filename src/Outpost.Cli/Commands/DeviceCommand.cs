@@ -6,7 +6,7 @@ using Spectre.Console;
 
 namespace Outpost.Cli.Commands;
 
-/// <summary>`outpost device list|show|delete|config|logs|metrics`.</summary>
+/// <summary>`outpost device list|show|delete|reboot|shutdown|config|logs|metrics`.</summary>
 internal static class DeviceCommand
 {
     private static readonly JsonSerializerOptions Indented = new(JsonSerializerOptions.Web) { WriteIndented = true };
@@ -42,6 +42,20 @@ internal static class DeviceCommand
             Console.WriteLine("Deleted.");
             return 0;
         }));
+        foreach (var (operation, what) in new[]
+        {
+            ("reboot", "Reboot a device: it halts its apps cleanly, then reboots (EVE's DeviceOpsCmd reboot)."),
+            ("shutdown", "Shut a device down: it halts all its apps and stays up, ready to be powered off, until told to reboot."),
+        })
+        {
+            command.Subcommands.Add(Admin(operation, what, [device], async (admin, parse, ct) =>
+            {
+                var view = await admin.PostAsync<DeviceOperationView>($"api/admin/devices/{Uri.EscapeDataString(parse.GetValue(device)!)}/{operation}", new { }, ct);
+                Console.WriteLine(view.Note ?? $"{char.ToUpperInvariant(operation[0])}{operation[1..]} requested ({operation} counter {view.Counter}); the device acts at its next config poll.");
+                return 0;
+            }));
+        }
+
         command.Subcommands.Add(CreateConfigCommand(device));
 
         var follow = new Option<bool>("--follow", "-f") { Description = "Keep printing new lines as they arrive." };

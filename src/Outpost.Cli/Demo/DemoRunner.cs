@@ -44,7 +44,8 @@ internal sealed class DemoRunner(string dataDirectory, int port, string serial, 
 
         output.WriteLine($"Starting agent (config {ConfigDirectory}, state {StateDirectory}) ...");
         await using var agent = OutpostProcess.Start(
-            ["agent", "--config", ConfigDirectory, "--state", StateDirectory],
+            // The demo is a sandbox: when it ends, its apps end with it.
+            ["agent", "--config", ConfigDirectory, "--state", StateDirectory, "--stop-apps-on-exit"],
             Path.Combine(dataDirectory, "agent.log"));
 
         DeviceView? device = null;

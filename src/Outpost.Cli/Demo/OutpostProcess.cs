@@ -107,7 +107,8 @@ internal sealed class OutpostProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await StopAsync(TimeSpan.FromSeconds(10));
+        // Long enough for an agent told to stop its apps to give each its grace period (they stop in parallel).
+        await StopAsync(TimeSpan.FromSeconds(30));
         _process.Dispose();
     }
 }

@@ -7,6 +7,42 @@ namespace Outpost.E2E.Tests.Apps.Infrastructure;
 /// </summary>
 public static class RuncLeftovers
 {
+    /// <summary>Containers still running under the state folder's runc roots, and shim processes still alive for it.</summary>
+    public static async Task<IReadOnlyList<string>> RunningAsync(string stateDirectory)
+    {
+        var running = new List<string>();
+        if (!Directory.Exists(stateDirectory))
+        {
+            return running;
+        }
+
+        foreach (var root in Directory.EnumerateDirectories(stateDirectory, "runc", SearchOption.AllDirectories))
+        {
+            var listing = await ExternalTools.RunAsync("runc", "--root", root, "list", "--format", "json");
+            if (System.Text.Json.JsonDocument.Parse(string.IsNullOrWhiteSpace(listing) ? "[]" : listing).RootElement is { ValueKind: System.Text.Json.JsonValueKind.Array } list)
+            {
+                running.AddRange(list.EnumerateArray().Where(c => c.GetProperty("status").GetString() == "running").Select(c => "container " + c.GetProperty("id").GetString()));
+            }
+        }
+
+        foreach (var dir in Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
+        {
+            try
+            {
+                var commandLine = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+                if (commandLine.Contains("outpost-shim", StringComparison.Ordinal) && commandLine.Contains(stateDirectory, StringComparison.Ordinal))
+                {
+                    running.Add("shim " + commandLine);
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return running;
+    }
+
     public static async Task RemoveAsync(string stateDirectory)
     {
         if (!Directory.Exists(stateDirectory))
