@@ -26,7 +26,7 @@ public sealed class DemoTests
             var store = new Outpost.Controller.Storage.SqliteControllerStore(Path.Combine(root, "outpost-demo", "controller", "controller.db"));
             var devices = await store.ListDevicesAsync(CancellationToken.None);
             Assert.Equal("demo-0001", Assert.Single(devices).Serial);
-            Assert.Empty(await Apps.Infrastructure.RuncLeftovers.RunningAsync(Path.Combine(root, "outpost-demo", "device", "state")));
+            Assert.Empty(await Apps.Infrastructure.RuncLeftovers.RunningAsync(state));
         }
         finally
         {

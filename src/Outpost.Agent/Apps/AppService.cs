@@ -8,6 +8,7 @@ using Outpost.Agent.Configuration;
 using Outpost.Agent.Content;
 using Outpost.Agent.Hosting;
 using Outpost.Agent.Node;
+using Outpost.Agent.Timing;
 using Outpost.Agent.Volumes;
 using Outpost.Agent.Workloads;
 
@@ -253,9 +254,8 @@ public sealed partial class AppService : ReconcilingService
             record = Save(app.Uuid, record with { LastExitCode = observed.ExitCode, LastExitRunStartedAt = observed.StartedAt });
             var ranFor = observed.StartedAt is { } started ? now - started : TimeSpan.Zero;
             var previous = _restartDelays.GetValueOrDefault(app.Uuid);
-            var delay = previous is null || ranFor >= _options.RestartDelayReset
-                ? _options.RestartDelayFirst
-                : TimeSpan.FromTicks(Math.Min(_options.RestartDelayMax.Ticks, previous.Wait.Ticks * 2));
+            // A run that lasted long enough counts as healthy: the delay starts over.
+            var delay = ExponentialBackoff.After(ranFor >= _options.RestartDelayReset ? null : previous?.Wait, _options.RestartDelayFirst, _options.RestartDelayMax);
             _restartDelays[app.Uuid] = new Delay(now + delay, delay);
             LogExited(_logger, app.Uuid, observed.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "unknown", app.RestartPolicy);
         }
@@ -506,7 +506,7 @@ public sealed partial class AppService : ReconcilingService
     private void ScheduleRetry(string uuid)
     {
         var retry = _retries.GetValueOrDefault(uuid);
-        var wait = retry is null ? _options.RetryFirst : TimeSpan.FromTicks(Math.Min(_options.RetryMax.Ticks, retry.Wait.Ticks * 2));
+        var wait = ExponentialBackoff.After(retry?.Wait, _options.RetryFirst, _options.RetryMax);
         _retries[uuid] = new Delay(Time.GetUtcNow() + wait, wait);
     }
 

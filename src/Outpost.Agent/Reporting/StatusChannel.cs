@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Org.Lfedge.Eve.Info;
 using Outpost.Agent.Outbox;
+using Outpost.Agent.Timing;
 
 namespace Outpost.Agent.Reporting;
 
@@ -186,7 +187,7 @@ public sealed class StatusChannel
             if (_entries.TryGetValue(item.Key, out var entry) && entry.Queued == item.Sequence)
             {
                 entry.Queued = null;
-                entry.RetryDelay = entry.RetryDelay == TimeSpan.Zero ? _firstRetry : TimeSpan.FromTicks(Math.Min(_maxRetry.Ticks, entry.RetryDelay.Ticks * 2));
+                entry.RetryDelay = ExponentialBackoff.After(entry.RetryDelay == TimeSpan.Zero ? null : entry.RetryDelay, _firstRetry, _maxRetry);
                 entry.NotBefore = _time.GetUtcNow() + entry.RetryDelay;
             }
         }

@@ -18,9 +18,16 @@ public sealed class ExponentialBackoff
     public TimeSpan NextDelay()
     {
         var current = _next;
-        _next = TimeSpan.FromTicks(Math.Min(_max.Ticks, current.Ticks * 2));
+        _next = After(current, _first, _max);
         return current;
     }
+
+    /// <summary>
+    /// The same rule without state, for callers that keep their delays in immutable records: <paramref name="first"/>
+    /// when there was no delay before, otherwise twice <paramref name="previous"/>, capped at <paramref name="max"/>.
+    /// </summary>
+    public static TimeSpan After(TimeSpan? previous, TimeSpan first, TimeSpan max) =>
+        previous is { } wait ? TimeSpan.FromTicks(Math.Min(max.Ticks, wait.Ticks * 2)) : first;
 
     public void Reset() => _next = _first;
 }
