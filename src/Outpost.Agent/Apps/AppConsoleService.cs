@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Logging;
 using Org.Lfedge.Eve.Logs;
@@ -20,7 +21,7 @@ namespace Outpost.Agent.Apps;
 /// between the two sends those lines again rather than losing them. A workload prepared anew (its
 /// <see cref="AppStatus.WorkloadGeneration"/> changed) starts its console over from offset 0.
 /// </summary>
-public sealed class AppConsoleService(
+public sealed partial class AppConsoleService(
     StateBus bus,
     WorkloadRuntime runtime,
     PersistentOutbox outbox,
@@ -156,13 +157,13 @@ public sealed class AppConsoleService(
     private string OffsetPath(string uuid) => Path.Combine(_directory, uuid + ".json");
 
     private static ConsoleOffset? Load(string path) =>
-        AtomicFile.TryRead(path) is { } bytes ? JsonSerializer.Deserialize<ConsoleOffset>(bytes) : null;
+        AtomicFile.TryRead(path) is { } bytes ? JsonSerializer.Deserialize(bytes, ConsoleOffsetJson.Default.ConsoleOffset) : null;
 
     private static void Save(string path, ConsoleOffset offset)
     {
         try
         {
-            AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(offset));
+            AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(offset, ConsoleOffsetJson.Default.ConsoleOffset));
         }
         catch (IOException e) when (StorageHealth.IsStorageFailure(e))
         {
@@ -171,4 +172,7 @@ public sealed class AppConsoleService(
     }
 
     private sealed record ConsoleOffset(string Generation, long Offset);
+
+    [JsonSerializable(typeof(ConsoleOffset))]
+    private sealed partial class ConsoleOffsetJson : JsonSerializerContext;
 }

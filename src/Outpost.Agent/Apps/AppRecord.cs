@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Outpost.Agent.Persistence;
 
 namespace Outpost.Agent.Apps;
@@ -37,7 +38,10 @@ internal sealed record AppRecord
     public DateTimeOffset? LastExitRunStartedAt { get; init; }
 
     public static AppRecord Load(string path) =>
-        AtomicFile.TryRead(path) is { } bytes ? JsonSerializer.Deserialize<AppRecord>(bytes) ?? new AppRecord() : new AppRecord();
+        AtomicFile.TryRead(path) is { } bytes ? JsonSerializer.Deserialize(bytes, AppRecordJson.Default.AppRecord) ?? new AppRecord() : new AppRecord();
 
-    public void Save(string path) => AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(this));
+    public void Save(string path) => AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(this, AppRecordJson.Default.AppRecord));
 }
+
+[JsonSerializable(typeof(AppRecord))]
+internal sealed partial class AppRecordJson : JsonSerializerContext;

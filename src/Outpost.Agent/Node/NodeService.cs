@@ -1,4 +1,6 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Logging;
 using Org.Lfedge.Eve.Info;
 using Outpost.Agent.Apps;
@@ -39,7 +41,7 @@ public sealed partial class NodeService : SupervisedService
         _options = options;
         _logger = logger;
         _directory = Path.Combine(options.StateDir, "node");
-        _ops = Read<DeviceOps>("ops.json") ?? new DeviceOps(null, null);
+        _ops = Read("ops.json", NodeJson.Default.DeviceOps) ?? new DeviceOps(null, null);
         _status = Boot();
         _bus.Topic<NodeStatus>().Publish(_status);
     }
@@ -88,7 +90,7 @@ public sealed partial class NodeService : SupervisedService
         {
             // Saved before acting: a device that reboots because of a counter must not reboot again for it.
             _ops = new DeviceOps(reboot.Counter, shutdown.Counter);
-            Write("ops.json", _ops);
+            Write("ops.json", _ops, NodeJson.Default.DeviceOps);
             Publish(_status with { RebootConfigCounter = _ops.Reboot, ShutdownConfigCounter = _ops.Shutdown });
         }
 
@@ -124,7 +126,7 @@ public sealed partial class NodeService : SupervisedService
         LogRebooting(_logger, reason);
         Publish(_status with { State = ZDeviceState.Rebooting });
         await HaltAppsAsync(reason, cancellationToken).ConfigureAwait(false);
-        Write("reboot-reason.json", new RebootReason(BootReason.RebootCmd, reason, Time.GetUtcNow()));
+        Write("reboot-reason.json", new RebootReason(BootReason.RebootCmd, reason, Time.GetUtcNow()), NodeJson.Default.RebootReason);
         await ReportAsync(cancellationToken).ConfigureAwait(false);
         await _power.RebootAsync(reason, cancellationToken).ConfigureAwait(false);
     }
@@ -136,7 +138,7 @@ public sealed partial class NodeService : SupervisedService
         Publish(_status with { State = ZDeviceState.PreparingPoweroff });
         await HaltAppsAsync(reason, cancellationToken).ConfigureAwait(false);
         // Should the device now be powered off, the next boot says why it went down.
-        Write("reboot-reason.json", new RebootReason(BootReason.PoweroffCmd, reason + "; the device was then powered off", Time.GetUtcNow()));
+        Write("reboot-reason.json", new RebootReason(BootReason.PoweroffCmd, reason + "; the device was then powered off", Time.GetUtcNow()), NodeJson.Default.RebootReason);
         Publish(_status with { State = ZDeviceState.PreparedPoweroff });
         LogPreparedPowerOff(_logger);
     }
@@ -180,21 +182,21 @@ public sealed partial class NodeService : SupervisedService
     {
         var bootId = HostBoot.ReadBootId(_options.BootIdPath);
         var lastBootId = ReadText("boot-id");
-        if (lastBootId == bootId && Read<LastBoot>("last-boot.json") is { } same)
+        if (lastBootId == bootId && Read("last-boot.json", NodeJson.Default.LastBoot) is { } same)
         {
             LogAgentRestarted(_logger, same.RestartCounter);
             return Status(same);
         }
 
         var counter = uint.TryParse(ReadText("restart-counter"), out var saved) ? saved : 0;
-        var commanded = Read<RebootReason>("reboot-reason.json");
+        var commanded = Read("reboot-reason.json", NodeJson.Default.RebootReason);
         var now = Time.GetUtcNow();
         var boot = commanded is not null
             ? new LastBoot(commanded.Reason, commanded.Text, commanded.At, counter)
             : lastBootId is null
                 ? new LastBoot(BootReason.First, "First boot of the device", now, counter)
                 : new LastBoot(BootReason.Unknown, "Unknown reboot reason: a power failure, a crash or a reboot the agent was not told about", now, counter);
-        Write("last-boot.json", boot);
+        Write("last-boot.json", boot, NodeJson.Default.LastBoot);
         WriteText("restart-counter", (counter + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
         Delete("reboot-reason.json");
         WriteText("boot-id", bootId);
@@ -211,12 +213,12 @@ public sealed partial class NodeService : SupervisedService
         _bus.Topic<NodeStatus>().Publish(status);
     }
 
-    private T? Read<T>(string name)
+    private T? Read<T>(string name, JsonTypeInfo<T> type)
         where T : class
     {
         try
         {
-            return AtomicFile.TryRead(Path.Combine(_directory, name)) is { } bytes ? JsonSerializer.Deserialize<T>(bytes) : null;
+            return AtomicFile.TryRead(Path.Combine(_directory, name)) is { } bytes ? JsonSerializer.Deserialize(bytes, type) : null;
         }
         catch (Exception e) when (e is JsonException or IOException)
         {
@@ -238,7 +240,7 @@ public sealed partial class NodeService : SupervisedService
     }
 
     // A full disk must not stop a reboot; it only costs the reason on the next boot.
-    private void Write<T>(string name, T value) => Try(name, () => AtomicFile.Write(Path.Combine(_directory, name), JsonSerializer.SerializeToUtf8Bytes(value)));
+    private void Write<T>(string name, T value, JsonTypeInfo<T> type) => Try(name, () => AtomicFile.Write(Path.Combine(_directory, name), JsonSerializer.SerializeToUtf8Bytes(value, type)));
 
     private void WriteText(string name, string text) => Try(name, () => AtomicFile.WriteText(Path.Combine(_directory, name), text + "\n"));
 
@@ -261,6 +263,12 @@ public sealed partial class NodeService : SupervisedService
     private sealed record RebootReason(BootReason Reason, string Text, DateTimeOffset At);
 
     private sealed record LastBoot(BootReason Reason, string Text, DateTimeOffset At, uint RestartCounter);
+
+    // Source-generated: the device agent is published Native AOT.
+    [JsonSerializable(typeof(DeviceOps))]
+    [JsonSerializable(typeof(RebootReason))]
+    [JsonSerializable(typeof(LastBoot))]
+    private sealed partial class NodeJson : JsonSerializerContext;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Device booted: {Reason} ({Text}); boot {Counter} of this device")]
     private static partial void LogBooted(ILogger logger, BootReason reason, string text, uint counter);

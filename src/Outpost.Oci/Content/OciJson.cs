@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Outpost.Oci.Errors;
 
 namespace Outpost.Oci.Content;
@@ -11,17 +12,24 @@ public static class OciJson
     public static JsonSerializerOptions Options { get; } = new()
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        // Source-generated metadata: the device agent is published Native AOT, where reflection-based
+        // serialization is not available.
+        TypeInfoResolver = OciJsonContext.Default,
     };
 
-    /// <summary>Serializes to UTF-8 bytes.</summary>
-    public static byte[] Serialize<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, Options);
+    /// <summary>Serializes an OCI document (index, manifest, image config) to UTF-8 bytes.</summary>
+    public static byte[] Serialize<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, TypeInfo<T>());
+
+    private static JsonTypeInfo<T> TypeInfo<T>() =>
+        Options.GetTypeInfo(typeof(T)) as JsonTypeInfo<T>
+        ?? throw new NotSupportedException($"{typeof(T).Name} is not an OCI document type known to {nameof(OciJsonContext)}");
 
     /// <summary>Parses a document; malformed JSON becomes an <see cref="UnsupportedContentException"/> naming <paramref name="what"/>.</summary>
     public static T Deserialize<T>(ReadOnlySpan<byte> json, string what)
     {
         try
         {
-            return JsonSerializer.Deserialize<T>(json, Options) ?? throw new JsonException("document is null");
+            return JsonSerializer.Deserialize(json, TypeInfo<T>()) ?? throw new JsonException("document is null");
         }
         catch (JsonException e)
         {
@@ -53,3 +61,9 @@ public static class OciJson
         }
     }
 }
+
+/// <summary>Compile-time JSON metadata for the OCI documents Outpost reads and writes.</summary>
+[JsonSerializable(typeof(ImageIndex))]
+[JsonSerializable(typeof(ImageManifest))]
+[JsonSerializable(typeof(ImageConfig))]
+internal sealed partial class OciJsonContext : JsonSerializerContext;

@@ -76,7 +76,7 @@ internal sealed class RegistryAuthenticator(HttpClient http, RegistryClientOptio
         TokenResponse? token;
         try
         {
-            token = JsonSerializer.Deserialize<TokenResponse>(body);
+            token = JsonSerializer.Deserialize(body, TokenResponseJson.Default.TokenResponse);
         }
         catch (JsonException e)
         {
@@ -101,10 +101,13 @@ internal sealed class RegistryAuthenticator(HttpClient http, RegistryClientOptio
 
     private sealed record CachedAuthorization(AuthenticationHeaderValue Header, DateTimeOffset ExpiresAt);
 
-    private sealed record TokenResponse
+    internal sealed record TokenResponse
     {
         [JsonPropertyName("token")] public string? Token { get; init; }
         [JsonPropertyName("access_token")] public string? AccessToken { get; init; }
         [JsonPropertyName("expires_in")] public int? ExpiresInSeconds { get; init; }
     }
 }
+
+[JsonSerializable(typeof(RegistryAuthenticator.TokenResponse))]
+internal sealed partial class TokenResponseJson : JsonSerializerContext;

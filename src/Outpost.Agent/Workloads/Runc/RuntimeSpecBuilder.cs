@@ -120,14 +120,14 @@ internal static class RuntimeSpecBuilder
             network["path"] = networkNamespacePath;
         }
 
-        return
+        return new JsonArray(
         [
-            new JsonObject { ["type"] = "pid" },
+            (JsonNode)new JsonObject { ["type"] = "pid" },
             new JsonObject { ["type"] = "ipc" },
             new JsonObject { ["type"] = "uts" },
             new JsonObject { ["type"] = "mount" },
             network,
-        ];
+        ]);
     }
 
     private static JsonObject BuildResources(WorkloadLimits limits, CgroupCapabilities cgroups)
@@ -154,8 +154,9 @@ internal static class RuntimeSpecBuilder
         return resources;
     }
 
-    private static JsonObject Mount(string destination, string type, string source, params string[] options) =>
-        new()
+    // JsonNode, not JsonObject: JsonArray.Add<T> of a JsonObject is the reflection path Native AOT cannot take.
+    private static JsonNode Mount(string destination, string type, string source, params string[] options) =>
+        new JsonObject
         {
             ["destination"] = destination,
             ["type"] = type,
