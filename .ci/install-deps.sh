@@ -11,6 +11,7 @@ packages=(
   linux-image-amd64 busybox-static  # example OS image inputs and the demo's sample app
   postgresql                    # the controller's PostgreSQL store contract tests
   openssl gzip iproute2
+  mmdebstrap kmod              # the device image's Debian userland and its kernel module index
 )
 missing=()
 for package in "${packages[@]}"; do

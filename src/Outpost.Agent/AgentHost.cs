@@ -109,6 +109,10 @@ public static partial class AgentHost
         services.AddHostedService<NewLogsShipper>();
         services.AddHostedService<UplinkService>();
         services.AddHostedService<NodeService>();
+        if (options.HeartbeatPath is { } heartbeat)
+        {
+            services.AddHostedService(sp => new WatchdogHeartbeat(heartbeat, sp.GetRequiredService<AgentHealth>(), time, sp.GetRequiredService<ILogger<WatchdogHeartbeat>>()));
+        }
         if (options.Apps.Enabled)
         {
             AddAppSubsystems(services);

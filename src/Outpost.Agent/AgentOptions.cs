@@ -34,6 +34,9 @@ public sealed record AgentOptions(string ConfigDir, string StateDir)
     /// <summary>Lowest level of the agent's own log lines shipped to the controller as newlogs.</summary>
     public LogLevel ShippedLogLevel { get; init; } = LogLevel.Information;
 
+    /// <summary>A file touched every few seconds while the agent is healthy (PID 1 pets the hardware watchdog on it); null for none.</summary>
+    public string? HeartbeatPath { get; init; }
+
     public AgentTimings Timings { get; init; } = new();
 
     /// <summary>How apps from the controller's config are fetched and run.</summary>

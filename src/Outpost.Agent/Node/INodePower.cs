@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Hosting;
 using Outpost.Agent.Hosting;
 
@@ -27,8 +28,26 @@ public enum NodePowerMode
 /// <summary>Reboots the host the agent runs on.</summary>
 public sealed class HostNodePower : INodePower
 {
+    /// <summary>Written by the Outpost OS init (PID 1), which reboots on SIGTERM as busybox's and sysvinit's do.</summary>
+    public const string OutpostInitMarker = "/run/outpost/init";
+    private const int SigTerm = 15;
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
     public async Task RebootAsync(string reason, CancellationToken cancellationToken)
     {
+        if (File.Exists(OutpostInitMarker))
+        {
+            // PID 1 stops the agent (which has already stopped its apps) and every service, syncs and resets.
+            if (Kill(1, SigTerm) != 0)
+            {
+                throw new InvalidOperationException($"Could not signal PID 1 to reboot (errno {Marshal.GetLastPInvokeError()}); the device did not reboot.");
+            }
+
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+        }
+
         // systemd runs its shutdown sequence (stopping other services cleanly); elsewhere init's reboot program does.
         var command = Directory.Exists("/run/systemd/system") ? ("systemctl", "reboot") : ("reboot", "");
         var start = new ProcessStartInfo(command.Item1) { UseShellExecute = false };

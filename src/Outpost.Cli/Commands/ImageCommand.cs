@@ -27,12 +27,12 @@ internal static class ImageCommand
     private static Command CreateExampleInputs()
     {
         var output = new Argument<string>("dir") { Description = "Where to write the OCI layouts (kernel, init, busybox)." };
-        var command = new Command("example-inputs", "Make the inputs of examples/outpost.yml as local OCI layouts from linux-image-amd64 and busybox-static.") { output };
+        var command = new Command("example-inputs", "Make the inputs of examples/outpost.yml as local OCI layouts: the host's kernel (linux-image-amd64), a Debian 12 userland (mmdebstrap, cached) and busybox-static.") { output };
         command.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
             var directory = Path.GetFullPath(parse.GetValue(output)!);
-            await Outpost.Image.Layouts.DemoInputs.CreateAsync(directory, sources: null, ct);
-            Console.WriteLine($"Wrote kernel, init and busybox OCI layouts to {directory}.");
+            await Outpost.Image.Layouts.DemoInputs.CreateAsync(directory, sources: null, ct, new Progress<string>(Console.WriteLine));
+            Console.WriteLine($"Wrote kernel, debian-base, busybox and init OCI layouts to {directory}.");
             return 0;
         }));
         return command;
@@ -50,9 +50,11 @@ internal static class ImageCommand
         var config = new Option<string?>("--config") { Description = "Device config folder for the CONFIG partition (e.g. from `outpost onboarding create`)." };
         var epoch = new Option<long?>("--source-date-epoch") { Description = "Timestamp for every file (default: $SOURCE_DATE_EPOCH), for reproducible output." };
         var cache = new Option<string>("--cache") { Description = "Where images pulled from registries are kept.", DefaultValueFactory = _ => Path.Combine(Path.GetTempPath(), "outpost-image-cache") };
+        var deviceBinary = new Option<string?>("--device-binary") { Description = $"The Native AOT device binary for a spec with 'outpost:' (default: ${Images.DeviceBinaryLocator.EnvironmentVariable}, beside outpost, or built from the source tree)." };
+        var configLater = new Option<bool>("--config-later") { Description = "Build an Outpost OS image without a CONFIG folder; `outpost lab` writes each device's CONFIG into its copy." };
         var command = new Command("build", "Build rootfs.tar, rootfs.img and bootable disks from a linuxkit YAML spec.")
         {
-            spec, output, version, arch, hypervisor, platform, formats, config, epoch, cache,
+            spec, output, version, arch, hypervisor, platform, formats, config, epoch, cache, deviceBinary, configLater,
         };
         command.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
@@ -67,6 +69,8 @@ internal static class ImageCommand
                 Formats = ParseFormats(parse.GetValue(formats)!),
                 ConfigDirectory = parse.GetValue(config) is { } dir ? Path.GetFullPath(dir) : null,
                 SourceDateEpoch = parse.GetValue(epoch),
+                ConfigWrittenLater = parse.GetValue(configLater),
+                DeviceBinary = c => Images.DeviceBinaryLocator.LocateAsync(parse.GetValue(deviceBinary), new Progress<string>(Console.Error.WriteLine), c),
                 ImageSource = new CompositeImageSource(new OciLayoutImageSource(), new RegistryImageSource(parse.GetValue(cache)!, new RegistryClient())),
             };
 

@@ -41,6 +41,18 @@ public sealed record ImageBuildOptions
     /// <summary>Folder whose files become the CONFIG partition (server, root-certificate.pem, onboard.cert.pem, onboard.key.pem, DevicePortConfig/override.json...).</summary>
     public string? ConfigDirectory { get; init; }
 
+    /// <summary>
+    /// An Outpost OS image (spec section <c>outpost:</c>) without <see cref="ConfigDirectory"/> is refused unless this
+    /// says the CONFIG partition is written later, per device (<c>outpost lab</c> does that to one build).
+    /// </summary>
+    public bool ConfigWrittenLater { get; init; }
+
+    /// <summary>
+    /// Finds (or builds) the Native AOT device binary (PID 1 + agent) an Outpost OS image carries; called only when the
+    /// spec has an <c>outpost:</c> section, because building the binary takes a minute. See <c>outpost image build --device-binary</c>.
+    /// </summary>
+    public Func<CancellationToken, Task<string>>? DeviceBinary { get; init; }
+
     public DiskSizes Sizes { get; init; } = new();
 
     /// <summary>systemd-boot EFI binary; null means Debian's path.</summary>

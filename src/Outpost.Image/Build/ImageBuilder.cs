@@ -61,6 +61,16 @@ public static class ImageBuilder
             .ComposeAsync(spec, new Progress<string>(d => progress?.Report(new BuildProgress("compose", d))), cancellationToken));
         var tree = composed.Tree;
         ReleaseFiles.Add(tree, options, epoch);
+        if (spec.Outpost is { } outpost)
+        {
+            if (wantsDisk && options.ConfigDirectory is null && !options.ConfigWrittenLater)
+                throw new ImageBuildException($"{Path.GetFileName(options.SpecPath)} asks for the Outpost agent, but no --config folder was given: the device would not know its controller. Make one with `outpost onboarding create --out DIR` and pass --config DIR, or pass --config-later when `outpost lab` writes each device's CONFIG.");
+            await Step("outpost", async () =>
+            {
+                await OutpostOsFiles.AddAsync(tree, outpost, options, epoch, cancellationToken);
+                return true;
+            });
+        }
 
         await Step("rootfs.tar", async () =>
         {

@@ -10,7 +10,7 @@ internal static class ReleaseFiles
 
     public static void Add(FsTree tree, ImageBuildOptions options, long mtime)
     {
-        var text = $"VERSION={options.Version}\nARCH={options.Architecture}\nHV={options.Hypervisor}\nPLATFORM={options.Platform}\n";
+        var text = $"NAME=Outpost\nVERSION={options.Version}\nARCH={options.Architecture}\nHV={options.Hypervisor}\nPLATFORM={options.Platform}\n";
         tree.Set(ReleasePath, FsEntry.File(Encoding.UTF8.GetBytes(text), mtime) with { Source = "outpost", Location = "release" });
         // Mount points the boot needs even when no init image provides them (the root is a read-only squashfs).
         foreach (var dir in new[] { "dev", "proc", "sys", "tmp", "run" })

@@ -47,8 +47,11 @@ public static class InitramfsBuilder
         return output.ToArray();
     }
 
+    // A merged-/usr rootfs (Debian) keeps them in usr/lib/modules, where its lib symlink points.
     private static string? FindModulesDirectory(FsTree rootfs) =>
-        rootfs.Enumerate().Select(e => e.Path).Where(p => p.StartsWith("lib/modules/", StringComparison.Ordinal) && p.Count(c => c == '/') == 2)
+        rootfs.Enumerate().Select(e => e.Path)
+            .Select(p => p.StartsWith("usr/", StringComparison.Ordinal) ? p[4..] : p)
+            .Where(p => p.StartsWith("lib/modules/", StringComparison.Ordinal) && p.Count(c => c == '/') == 2)
             .Select(p => p["lib/modules/".Length..]).Order(StringComparer.Ordinal).FirstOrDefault();
 
     // Runs under busybox sh. Kept short: every failure drops to a message and a shell-less halt so the

@@ -9,6 +9,21 @@ public static class KernelModules
     /// <summary>What the initramfs needs to reach a squashfs root on a virtio or SATA/NVMe disk; built-in drivers are simply absent from modules.dep.</summary>
     public static readonly IReadOnlyList<string> RootDiskModules = ["virtio_pci", "virtio_blk", "virtio_scsi", "sd_mod", "ahci", "nvme", "squashfs"];
 
+    /// <summary>
+    /// What an Outpost OS device loads at boot besides the root disk's drivers: NICs (virtio, Intel), the i6300esb
+    /// watchdog QEMU emulates, the filesystems of persist (ext4) and CONFIG (vfat with its code pages), overlay for
+    /// container roots, and bridges, veths, tun and nftables for app networks. The Outpost init loads every module the
+    /// image carries, so this list is the one place that decides.
+    /// </summary>
+    public static readonly IReadOnlyList<string> DeviceModules =
+    [
+        "virtio_net", "e1000", "e1000e", "i6300esb", "ext4", "vfat", "nls_cp437", "nls_ascii", "nls_utf8", "overlay", "loop",
+        "bridge", "br_netfilter", "veth", "tun", "nf_tables", "nft_chain_nat", "nft_masq", "nft_ct", "nft_nat", "nf_conntrack",
+        "virtio_rng", "virtio_console",
+        // Loaded by name through the crypto API (ext4's and conntrack's checksums), so no modules.dep line pulls them in.
+        "crc32c_generic", "crc32c_intel", "crc32_pclmul", "crct10dif_pclmul",
+    ];
+
     /// <summary>Returns module paths relative to <c>lib/modules/VERSION/</c>, dependencies first; names missing from modules.dep are skipped (built in or not needed).</summary>
     public static IReadOnlyList<string> ResolveLoadOrder(string modulesDep, IEnumerable<string> wanted)
     {

@@ -12,12 +12,19 @@ public sealed record DemoInputSources
     public string? KernelPath { get; init; }
     public string ModulesRoot { get; init; } = "/lib/modules";
     public string BusyboxPath { get; init; } = "/bin/busybox";
+
+    /// <summary>Also make the Debian userland of the device image (mmdebstrap; needs root and the Debian mirror).</summary>
+    public bool DebianBase { get; init; } = true;
+
+    /// <summary>Where the Debian base tarball is cached; null is ~/.cache/outpost/debian-base.</summary>
+    public string? DebianBaseCache { get; init; }
 }
 
 /// <summary>
-/// Makes the example's three input images offline as local OCI layouts, no Docker: a kernel image (kernel
-/// + kernel.tar with the disk/squashfs modules), an init image (static busybox + a tiny init that runs the
-/// containers) and a service image (busybox; the YAML gives each container its command).
+/// Makes the examples' input images as local OCI layouts, no Docker: a kernel image (kernel + kernel.tar with the
+/// modules a device loads and their depmod index), the Debian userland of the device image (<see cref="DebianBase"/>),
+/// a busybox service image (the YAML gives each container its command), and the tiny busybox init that the minimal
+/// builder test image boots with.
 /// </summary>
 public static class DemoInputs
 {
@@ -28,7 +35,7 @@ public static class DemoInputs
         "uname", "ls", "mkdir", "rm", "head", "insmod", "switch_root",
     ];
 
-    public static async Task CreateAsync(string imagesDirectory, DemoInputSources? sources, CancellationToken cancellationToken)
+    public static async Task CreateAsync(string imagesDirectory, DemoInputSources? sources, CancellationToken cancellationToken, IProgress<string>? progress = null)
     {
         sources ??= new DemoInputSources();
         var kernelPath = sources.KernelPath ?? FindNewestKernel();
@@ -47,6 +54,8 @@ public static class DemoInputs
         var service = BusyboxBase(sources.BusyboxPath);
         service.Cmd = ["/bin/sh", "-c", $"echo '{MarkerPrefix} hello from a service'"];
         await service.WriteAsync(Path.Combine(imagesDirectory, "busybox"), "latest", cancellationToken);
+
+        if (sources.DebianBase) await DebianBase.CreateAsync(Path.Combine(imagesDirectory, "debian-base"), sources.DebianBaseCache, progress, cancellationToken);
     }
 
     private static OciLayoutBuilder BusyboxBase(string busyboxPath)
@@ -63,21 +72,61 @@ public static class DemoInputs
             ?? throw new ImageBuildException("no /boot/vmlinuz-* found. Install Debian's kernel (apt-get install linux-image-amd64) or pass the kernel path.");
     }
 
-    /// <summary>A kernel.tar with modules.dep and only the modules the initramfs loads (the full tree is hundreds of MB).</summary>
+    /// <summary>
+    /// A kernel.tar with only the modules the initramfs and the device load (the full tree is hundreds of MB), and the
+    /// index depmod makes for exactly that set, so the device's modprobe resolves names and dependencies.
+    /// </summary>
     private static async Task<byte[]> KernelModulesTarAsync(string modulesDirectory, string version, CancellationToken cancellationToken)
     {
         var depPath = Path.Combine(modulesDirectory, "modules.dep");
         if (!File.Exists(depPath))
             throw new ImageBuildException($"{depPath} does not exist; the kernel's modules are not installed. Install the matching linux-image package.");
         var dep = await File.ReadAllTextAsync(depPath, cancellationToken);
-        var tree = new FsTree();
-        var prefix = $"lib/modules/{version}";
-        tree.Set($"{prefix}/modules.dep", FsEntry.File(Encoding.UTF8.GetBytes(dep), 0));
-        foreach (var module in KernelModules.ResolveLoadOrder(dep, KernelModules.RootDiskModules))
-            tree.Set($"{prefix}/{module}", FsEntry.File(await File.ReadAllBytesAsync(Path.Combine(modulesDirectory, module), cancellationToken), 0));
-        using var output = new MemoryStream();
-        await new PaxTarWriter(output).WriteTreeAsync(tree, cancellationToken);
-        return output.ToArray();
+        var staging = Directory.CreateTempSubdirectory("outpost-modules-");
+        try
+        {
+            var staged = Path.Combine(staging.FullName, "lib", "modules", version);
+            foreach (var module in KernelModules.ResolveLoadOrder(dep, [.. KernelModules.RootDiskModules, .. KernelModules.DeviceModules]))
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(staged, module))!);
+                File.Copy(Path.Combine(modulesDirectory, module), Path.Combine(staged, module));
+            }
+            foreach (var index in new[] { "modules.order", "modules.builtin", "modules.builtin.modinfo" })
+                if (File.Exists(Path.Combine(modulesDirectory, index))) File.Copy(Path.Combine(modulesDirectory, index), Path.Combine(staged, index));
+            await RunDepmodAsync(staging.FullName, version, cancellationToken);
+
+            var tree = new FsTree();
+            foreach (var file in Directory.EnumerateFiles(staged, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+                tree.Set($"lib/modules/{version}/{Path.GetRelativePath(staged, file)}", FsEntry.File(await File.ReadAllBytesAsync(file, cancellationToken), 0));
+            using var output = new MemoryStream();
+            await new PaxTarWriter(output).WriteTreeAsync(tree, cancellationToken);
+            return output.ToArray();
+        }
+        finally
+        {
+            staging.Delete(recursive: true);
+        }
+    }
+
+    private static async Task RunDepmodAsync(string baseDirectory, string version, CancellationToken cancellationToken)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("depmod") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in new[] { "-b", baseDirectory, version }) start.ArgumentList.Add(argument);
+        System.Diagnostics.Process process;
+        try
+        {
+            process = System.Diagnostics.Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            throw new ImageBuildException("depmod is not installed; it indexes the kernel modules of the device image. Install it with `apt-get install kmod`.");
+        }
+        using (process)
+        {
+            var error = await process.StandardError.ReadToEndAsync(cancellationToken);
+            await process.WaitForExitAsync(cancellationToken);
+            if (process.ExitCode != 0) throw new ImageBuildException($"depmod failed (exit {process.ExitCode}): {error.Trim()}");
+        }
     }
 
     private static async Task<string> ReadDemoInitAsync(CancellationToken cancellationToken)

@@ -43,7 +43,8 @@ public sealed class FsTree
     /// Puts an entry at <paramref name="path"/>, creating missing parent directories. A directory placed over
     /// a directory keeps the existing children (as tar extraction does); anything else replaces the subtree.
     /// </summary>
-    public void Set(string path, FsEntry entry)
+    /// <param name="keepDirectorySymlink">A directory placed over a symlink that leads to a directory of this tree leaves the link alone.</param>
+    public void Set(string path, FsEntry entry, bool keepDirectorySymlink = false)
     {
         var normalized = Normalize(path);
         if (normalized.Length == 0)
@@ -51,6 +52,9 @@ public sealed class FsTree
             if (entry.Type == FsEntryType.Directory) _root.Entry = entry;
             return;
         }
+        if (keepDirectorySymlink && entry.Type == FsEntryType.Directory && Find(normalized) is { Entry.Type: FsEntryType.Symlink }
+            && ResolveDirectory(normalized, create: false) is not null)
+            return;
         var (parent, name) = ParentOf(normalized, create: true);
         var children = parent!.Children!;
         if (children.TryGetValue(name, out var existing) && existing.Entry.Type == FsEntryType.Directory && entry.Type == FsEntryType.Directory)
@@ -108,34 +112,71 @@ public sealed class FsTree
     private Node? Find(string normalized)
     {
         if (normalized.Length == 0) return _root;
-        var node = _root;
-        foreach (var part in normalized.Split('/'))
-        {
-            if (node.Children is null || !node.Children.TryGetValue(part, out var next)) return null;
-            node = next;
-        }
-        return node;
+        var slash = normalized.LastIndexOf('/');
+        var parent = slash < 0 ? _root : ResolveDirectory(normalized[..slash], create: false);
+        return parent?.Children is { } children && children.TryGetValue(normalized[(slash + 1)..], out var node) ? node : null;
     }
 
     private (Node? Parent, string Name) ParentOf(string normalized, bool create)
     {
         var slash = normalized.LastIndexOf('/');
         var name = normalized[(slash + 1)..];
+        return (slash < 0 ? _root : ResolveDirectory(normalized[..slash], create), name);
+    }
+
+    /// <summary>
+    /// Walks to a directory as the kernel would on the finished rootfs: a parent that is a symlink to a directory of
+    /// this tree is followed (Debian's merged /usr makes /lib, /bin and /sbin such links, and a kernel image's
+    /// lib/modules must land in usr/lib/modules), with targets resolved inside the tree — never above its root.
+    /// </summary>
+    private Node? ResolveDirectory(string normalized, bool create, int depth = 0)
+    {
+        if (depth > 40) throw new ImageBuildException($"too many levels of symbolic links resolving '{normalized}'.");
         var node = _root;
-        if (slash < 0) return (node, name);
-        foreach (var part in normalized[..slash].Split('/'))
+        var walked = new List<string>();
+        var parts = normalized.Split('/');
+        for (var i = 0; i < parts.Length; i++)
         {
-            if (node.Children!.TryGetValue(part, out var next) && next.Children is not null)
+            var part = parts[i];
+            if (node.Children!.TryGetValue(part, out var next))
             {
-                node = next;
-                continue;
+                if (next.Children is not null)
+                {
+                    node = next;
+                    walked.Add(part);
+                    continue;
+                }
+                if (next.Entry is { Type: FsEntryType.Symlink, LinkTarget: { } target }
+                    && ResolveLink(walked, target) is { } resolved
+                    && ResolveDirectory(string.Join('/', [.. resolved, .. parts[(i + 1)..]]), create, depth + 1) is { } followed)
+                {
+                    return followed;
+                }
             }
-            if (!create) return (null, name);
+            if (!create) return null;
             // A missing parent, or a non-directory in the way (replaced, as tar extraction would).
             next = new Node(FsEntry.Directory(_implicitDirectoryMTime)) { Children = new(StringComparer.Ordinal) };
             node.Children[part] = next;
             node = next;
+            walked.Add(part);
         }
-        return (node, name);
+        return node;
+    }
+
+    /// <summary>The tree path a link in <paramref name="directory"/> points at, or null when it points nowhere usable.</summary>
+    private static List<string>? ResolveLink(List<string> directory, string target)
+    {
+        var path = target.StartsWith('/') ? new List<string>() : new List<string>(directory);
+        foreach (var part in target.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (part == ".") continue;
+            if (part == "..")
+            {
+                if (path.Count > 0) path.RemoveAt(path.Count - 1);
+                continue;
+            }
+            path.Add(part);
+        }
+        return path.Count == 0 ? null : path;
     }
 }

@@ -14,7 +14,8 @@ public static class LayerApplier
     private const string OpaqueWhiteout = ".wh..wh..opq";
 
     /// <summary>Applies one layer stream (compressed or not; gzip is detected by its magic bytes).</summary>
-    public static async Task ApplyAsync(FsTree tree, Stream layer, string source, CancellationToken cancellationToken)
+    /// <param name="keepDirectorySymlinks">A directory entry over a symlink to a directory keeps the link (GNU tar's --keep-directory-symlink) instead of replacing it, as OCI layers do.</param>
+    public static async Task ApplyAsync(FsTree tree, Stream layer, string source, CancellationToken cancellationToken, bool keepDirectorySymlinks = false)
     {
         await using var tar = await OpenDecompressedAsync(layer, source, cancellationToken);
         await using var reader = new TarReader(tar, leaveOpen: true);
@@ -36,7 +37,7 @@ public static class LayerApplier
                 continue;
             }
             if (await ToFsEntryAsync(entry, tree, source, cancellationToken) is { } fsEntry)
-                tree.Set(path, fsEntry);
+                tree.Set(path, fsEntry, keepDirectorySymlinks);
         }
     }
 

@@ -31,11 +31,6 @@ public sealed class RootfsComposer(IImageSource source, string baseDirectory, lo
             throw new NotSupportedYetException($"'volumes' (at {spec.Volumes[0].Location}) are not supported by Outpost yet. Remove the section, or bind a host path with 'binds' instead.");
 
         var root = new FsTree(GeneratedMTime);
-        if (spec.Kernel is { } kernel)
-        {
-            progress?.Report($"kernel {kernel.Image.Reference}");
-            await AddKernelAsync(root, kernel, cancellationToken);
-        }
         for (var i = 0; i < spec.Init.Count; i++)
         {
             progress?.Report($"init {spec.Init[i].Reference}");
@@ -45,6 +40,13 @@ public sealed class RootfsComposer(IImageSource source, string baseDirectory, lo
                 await using var stream = await layer.OpenAsync(cancellationToken);
                 await LayerApplier.ApplyAsync(root, stream, image.Reference, cancellationToken);
             }
+        }
+        // After the init images, unlike linuxkit: a merged-/usr base (Debian) has lib as a symlink to usr/lib, which
+        // would replace a lib/ directory the kernel's modules had already made; applied now, they land in usr/lib.
+        if (spec.Kernel is { } kernel)
+        {
+            progress?.Report($"kernel {kernel.Image.Reference}");
+            await AddKernelAsync(root, kernel, cancellationToken);
         }
         if (spec.Init.Count > 0 && root.Get("etc/resolv.conf") is not null)
             root.Set("etc/resolv.conf", FsEntry.Symlink("/run/resolvconf/resolv.conf", GeneratedMTime));
@@ -76,7 +78,7 @@ public sealed class RootfsComposer(IImageSource source, string baseDirectory, lo
         if (kernel.Tar is { } tarPath && files.Get(tarPath) is { Type: FsEntryType.File } tar)
         {
             using var stream = new MemoryStream(tar.Content.ToArray(), writable: false);
-            await LayerApplier.ApplyAsync(root, stream, kernel.Image.Reference, cancellationToken);
+            await LayerApplier.ApplyAsync(root, stream, kernel.Image.Reference, cancellationToken, keepDirectorySymlinks: true);
         }
     }
 

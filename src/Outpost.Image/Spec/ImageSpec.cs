@@ -17,7 +17,17 @@ public sealed record ImageSpec(
     IReadOnlyList<ContainerSpec> Services,
     IReadOnlyList<FileSpec> Files,
     IReadOnlyList<VolumeSpec> Volumes,
-    string SourceText);
+    string SourceText)
+{
+    /// <summary>The Outpost section: when present the image is an Outpost OS (its PID 1 and agent are the device binary).</summary>
+    public OutpostSpec? Outpost { get; init; }
+}
+
+/// <summary>
+/// <c>outpost: {version: V}</c>: put the device binary (PID 1 + agent) into the image. <paramref name="Version"/> is
+/// checked against the binary the build uses, so a spec pinned to one release cannot silently get another.
+/// </summary>
+public sealed record OutpostSpec(string? Version, SpecLocation Location);
 
 /// <summary>An image reference as written, plus where it was written.</summary>
 public sealed record ImageRef(string Reference, SpecLocation Location);

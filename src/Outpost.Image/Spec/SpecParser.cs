@@ -10,7 +10,8 @@ namespace Outpost.Image.Spec;
 /// </summary>
 public static class SpecParser
 {
-    private static readonly string[] TopLevelKeys = ["kernel", "init", "onboot", "onshutdown", "services", "files", "volumes", "trust"];
+    private static readonly string[] OutpostKeys = ["version"];
+    private static readonly string[] TopLevelKeys = ["kernel", "init", "onboot", "onshutdown", "services", "files", "volumes", "trust", "outpost"];
     private static readonly string[] KernelKeys = ["image", "cmdline", "binary", "tar", "ucode"];
     private static readonly string[] FileKeys = ["path", "directory", "symlink", "contents", "source", "optional", "metadata", "mode", "uid", "gid"];
     private static readonly string[] VolumeKeys = ["name", "image", "readonly", "format", "platforms"];
@@ -56,10 +57,21 @@ public static class SpecParser
         var services = ParseContainers(reader, root, "services");
         var files = ParseFiles(reader, root);
         var volumes = ParseVolumes(reader, root);
+        var outpost = ParseOutpost(reader, root);
         CheckUniqueNames(reader, root, onboot.Concat(onshutdown).Concat(services));
 
         if (reader.Errors.Count > 0) throw new SpecException(reader.Errors.ToList());
-        return new ImageSpec(kernel, init, onboot, onshutdown, services, files, volumes, yaml);
+        return new ImageSpec(kernel, init, onboot, onshutdown, services, files, volumes, yaml) { Outpost = outpost };
+    }
+
+    private static OutpostSpec? ParseOutpost(YamlNodeReader reader, YamlMappingNode root)
+    {
+        if (YamlNodeReader.Get(root, "outpost") is not { } node) return null;
+        // `outpost:` with nothing under it asks for the agent of this build.
+        if (node is YamlScalarNode { Value: null or "" or "~" or "null" }) return new OutpostSpec(null, reader.At(node));
+        if (reader.Mapping(node, "'outpost'") is not { } mapping) return null;
+        reader.CheckKeys(mapping, OutpostKeys, "outpost");
+        return new OutpostSpec(reader.String(mapping, "version", "outpost"), reader.At(node));
     }
 
     private static KernelSpec? ParseKernel(YamlNodeReader reader, YamlNode node)

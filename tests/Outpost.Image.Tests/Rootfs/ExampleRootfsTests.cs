@@ -61,7 +61,7 @@ public sealed class ExampleRootfsTests(ExampleBuild build) : IClassFixture<Examp
         Assert.Equal(420, tar["etc/motd"].Mode);
         Assert.Equal(493, tar["sbin/init"].Mode);
         Assert.Equal(TarEntryType.SymbolicLink, tar["containers/services/marker/rootfs/etc/mtab"].Type);
-        Assert.Equal("VERSION=1.2.3\nARCH=amd64\nHV=kvm\nPLATFORM=generic\n", System.Text.Encoding.UTF8.GetString(tar["etc/outpost-release"].Data));
+        Assert.Equal("NAME=Outpost\nVERSION=1.2.3\nARCH=amd64\nHV=kvm\nPLATFORM=generic\n", System.Text.Encoding.UTF8.GetString(tar["etc/outpost-release"].Data));
     }
 
     [Fact]

@@ -4,7 +4,7 @@ using Outpost.Image.Layouts;
 namespace Outpost.Image.Tests.Support;
 
 /// <summary>
-/// The example (examples/outpost.yml) built once for a whole test class: inputs made offline by
+/// The builder tests' image (Support/minimal-image.yml) built once for a whole test class: inputs made offline by
 /// <see cref="DemoInputs"/>, every disk format, fixed SOURCE_DATE_EPOCH.
 /// </summary>
 public sealed class ExampleBuild : IAsyncLifetime
@@ -33,7 +33,7 @@ public sealed class ExampleBuild : IAsyncLifetime
         await File.WriteAllTextAsync(Path.Combine(config, "root-certificate.pem"), "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
         Directory.CreateDirectory(Path.Combine(config, "DevicePortConfig"));
         await File.WriteAllTextAsync(Path.Combine(config, "DevicePortConfig", "override.json"), "{\"Version\":1,\"Ports\":[]}\n");
-        await DemoInputs.CreateAsync(Path.Combine(directory, "images"), null, CancellationToken.None);
+        await DemoInputs.CreateAsync(Path.Combine(directory, "images"), new DemoInputSources { DebianBase = false }, CancellationToken.None);
     }
 
     public static Task<BuildSummary> BuildAsync(string specPath, string output, OutputFormats formats = OutputFormats.All) =>

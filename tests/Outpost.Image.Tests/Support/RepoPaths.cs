@@ -4,7 +4,7 @@ public static class RepoPaths
 {
     public static string Root { get; } = FindRoot();
 
-    public static string ExampleSpec => Path.Combine(Root, "examples", "outpost.yml");
+    public static string ExampleSpec => Path.Combine(Root, "tests", "Outpost.Image.Tests", "Support", "minimal-image.yml");
 
     private static string FindRoot()
     {
