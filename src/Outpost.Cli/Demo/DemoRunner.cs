@@ -108,7 +108,7 @@ internal sealed class DemoRunner(string dataDirectory, int port, string serial, 
         }
 
         output.WriteLine($"Onboarding device serial {serial} ...");
-        await OnboardingBundle.CreateAsync(admin, [serial], "demo", ConfigDirectory, ct);
+        await OnboardingBundle.CreateAsync(admin, [serial], "demo", ConfigDirectory, server: null, ct);
     }
 
     private static Task WaitForAsync(Func<bool> condition, OutpostProcess process, string what, TimeSpan timeout, CancellationToken ct) =>
