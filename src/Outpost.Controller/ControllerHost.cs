@@ -17,6 +17,8 @@ namespace Outpost.Controller;
 public sealed class ControllerRuntime
 {
     public string ServerAddress { get; internal set; } = "";
+
+    public int Port { get; internal set; }
 }
 
 /// <summary>
@@ -62,7 +64,7 @@ public sealed class ControllerHost : IAsyncDisposable
             hostNames.Add(IPAddress.Loopback.ToString());
         }
 
-        var pki = ControllerPki.LoadOrCreate(options.PkiDirectory, hostNames);
+        var pki = ControllerPki.LoadOrCreate(options.PkiDirectory, hostNames, options.Advertise?.Select(AdvertisedNames.Normalize).ToList());
         var token = AdminToken.LoadOrCreate(options.AdminTokenPath);
         IControllerStore store = StoreFactory.Create(options);
         await store.InitializeAsync(ct);
@@ -127,6 +129,7 @@ public sealed class ControllerHost : IAsyncDisposable
 
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var port = new Uri(bound.Replace("://[::]", "://localhost").Replace("://0.0.0.0", "://localhost")).Port;
+        runtime.Port = port;
         runtime.ServerAddress = options.Listen.Address.Equals(IPAddress.Any) || options.Listen.Address.Equals(IPAddress.IPv6Any)
             ? $"localhost:{port}"
             : $"{HostText(options.Listen.Address)}:{port}";

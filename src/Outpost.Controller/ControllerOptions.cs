@@ -20,6 +20,13 @@ public sealed record ControllerOptions(string DataDirectory, IPEndPoint Listen)
     /// <summary>Config items every newly registered device starts with (a fleet-wide policy, e.g. timers).</summary>
     public IReadOnlyDictionary<string, string> DefaultConfigItems { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// DNS names and IP addresses devices use to reach the controller, checked by <see cref="Pki.AdvertisedNames.Parse"/>:
+    /// they go into the TLS certificate, and the first is a new device's default server. Null keeps the ones an earlier
+    /// start saved.
+    /// </summary>
+    public IReadOnlyList<string>? Advertise { get; init; }
+
     public string PkiDirectory => Path.Combine(DataDirectory, "pki");
 
     public string AdminTokenPath => Path.Combine(DataDirectory, "admin.token");

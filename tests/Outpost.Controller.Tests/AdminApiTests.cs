@@ -120,7 +120,7 @@ public sealed class TpmPolicyTests : IAsyncLifetime
     {
         var rootBefore = _fixture.Host.Pki.RootPem;
         var signingBefore = _fixture.Host.Pki.SigningPem;
-        using var again = Pki.ControllerPki.LoadOrCreate(Path.Combine(_fixture.DataDirectory, "pki"), ["127.0.0.1", "localhost"]);
+        using var again = Outpost.Controller.Pki.ControllerPki.LoadOrCreate(Path.Combine(_fixture.DataDirectory, "pki"), ["127.0.0.1", "localhost"]);
         Assert.Equal(rootBefore, again.RootPem);
         Assert.Equal(signingBefore, again.SigningPem);
         await Task.CompletedTask;

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Outpost.Api.Certificates;
 using Outpost.Controller.AdminApi;
+using Outpost.Controller.Pki;
 
 namespace Outpost.Cli.Admin;
 
@@ -11,8 +12,19 @@ namespace Outpost.Cli.Admin;
 /// </summary>
 internal static class OnboardingBundle
 {
-    public static async Task<OnboardingView> CreateAsync(AdminClient admin, IReadOnlyList<string> serials, string name, string configDirectory, CancellationToken ct)
+    /// <summary>
+    /// Returns the registered certificate and the folder's <c>server</c> text: <paramref name="server"/> (HOST or
+    /// HOST:PORT) when given, else the controller's first advertised name, else its listen address.
+    /// </summary>
+    public static async Task<(OnboardingView View, string Server)> CreateAsync(AdminClient admin, IReadOnlyList<string> serials, string name,
+        string configDirectory, string? server, CancellationToken ct)
     {
+        var identity = await admin.GetAsync<ControllerIdentity>("api/admin/controller", ct);
+        // Checked before anything is registered, so a typo leaves no orphan onboarding certificate behind.
+        var serverText = server is not null
+            ? AdvertisedNames.ServerFor(server, identity.Server)
+            : identity.AdvertisedServers?.FirstOrDefault() ?? identity.Server; // null from a controller older than --advertise
+
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN=Outpost onboarding {name}, O=Outpost", key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
@@ -21,10 +33,9 @@ internal static class OnboardingBundle
         var certificatePem = Pem.Certificate(certificate);
 
         var view = await admin.PostAsync<OnboardingView>("api/admin/onboarding", new CreateOnboardingRequest(name, certificatePem, serials), ct);
-        var identity = await admin.GetAsync<ControllerIdentity>("api/admin/controller", ct);
 
         Directory.CreateDirectory(configDirectory);
-        Write(configDirectory, "server", identity.Server + "\n", secret: false);
+        Write(configDirectory, "server", serverText + "\n", secret: false);
         Write(configDirectory, "root-certificate.pem", identity.RootCertificatePem, secret: false);
         Write(configDirectory, "onboard.cert.pem", certificatePem, secret: false);
         Write(configDirectory, "onboard.key.pem", Pem.PrivateKey(key), secret: true);
@@ -33,7 +44,7 @@ internal static class OnboardingBundle
             Write(configDirectory, "soft_serial", serials[0] + "\n", secret: false);
         }
 
-        return view;
+        return (view, serverText);
     }
 
     private static void Write(string directory, string name, string text, bool secret)

@@ -20,7 +20,8 @@ internal static class CliErrors
             await Console.Error.WriteLineAsync($"error: {e.Message}");
             return e.ExitCode;
         }
-        catch (Exception e) when (e is Outpost.Image.ImageBuildException or Outpost.Oci.Errors.OciException or Outpost.Agent.OnboardingException)
+        catch (Exception e) when (e is Outpost.Image.ImageBuildException or Outpost.Oci.Errors.OciException or Outpost.Agent.OnboardingException
+            or Outpost.Controller.Pki.InvalidAdvertisedNameException)
         {
             await Console.Error.WriteLineAsync($"error: {e.Message}");
             return 1;

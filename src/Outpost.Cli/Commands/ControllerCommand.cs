@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Outpost.Controller;
+using Outpost.Controller.Pki;
 
 namespace Outpost.Cli.Commands;
 
@@ -15,10 +16,16 @@ internal static class ControllerCommand
         var store = new Option<string?>("--store") { Description = "Store: 'sqlite' (default, a file in --data) or 'sqlite:/path/file.db'." };
         var requireTpm = new Option<bool>("--require-tpm") { Description = "Refuse integrity tokens to devices without a TPM." };
         var defaultItems = new Option<string[]>("--default-config-item") { Description = "Config item KEY=VALUE every new device starts with (repeatable), e.g. timer.config.interval=10." };
+        var advertise = new Option<string?>("--advertise")
+        {
+            Description = "Comma-separated DNS names and IP addresses devices reach this controller by, e.g. controller.example.net,10.0.2.2: "
+                + "added to the TLS certificate (re-issued from the same root when they change), the first written to new devices' server file. "
+                + "Left out, the names of the previous start are kept.",
+        };
         var verbose = new Option<bool>("--verbose") { Description = "Log debug details." };
         var command = new Command("controller", "Run a controller: EVE device API v2 and the admin API over HTTPS.")
         {
-            data, listen, store, requireTpm, defaultItems, verbose,
+            data, listen, store, requireTpm, defaultItems, advertise, verbose,
         };
         command.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
@@ -27,11 +34,16 @@ internal static class ControllerCommand
                 StoreConnection = parse.GetValue(store),
                 AllowDevicesWithoutTpm = !parse.GetValue(requireTpm),
                 DefaultConfigItems = ParsePairs(parse.GetValue(defaultItems) ?? [], "--default-config-item"),
+                Advertise = parse.GetValue(advertise) is { } names ? AdvertisedNames.Parse(names) : null,
             };
             var level = parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information;
             await using var host = await ControllerHost.StartAsync(options, logging => CliLogging.Configure(logging, level), ct);
             Console.WriteLine($"Outpost controller listening on {host.BaseAddress} (device API {host.BaseAddress}api/v2/edgedevice/, admin API {host.BaseAddress}api/admin/)");
             Console.WriteLine($"Admin token: {host.AdminTokenPath}; root certificate: {Path.Combine(options.PkiDirectory, "root-certificate.pem")}");
+            if (host.Pki.AdvertisedNames.Count > 0)
+            {
+                Console.WriteLine($"Advertised: {string.Join(", ", host.Pki.AdvertisedNames)} (new devices' server: {AdvertisedNames.ServerAddress(host.Pki.AdvertisedNames[0], host.BaseAddress.Port)})");
+            }
             try
             {
                 await host.WaitForShutdownAsync(ct);

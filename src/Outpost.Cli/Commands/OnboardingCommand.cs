@@ -15,14 +15,19 @@ internal static class OnboardingCommand
         var serial = new Option<string[]>("--serial") { Description = "Serial number allowed to register (repeat for more; '*' allows any).", Required = true, AllowMultipleArgumentsPerToken = false };
         var output = new Option<string>("--out") { Description = "Config folder to write (server, root-certificate.pem, onboard.cert.pem, onboard.key.pem, soft_serial).", Required = true };
         var name = new Option<string?>("--name") { Description = "A name for this onboarding certificate." };
-        var create = new Command("create", "Create an onboarding certificate, register it with its serials and write a device config folder.") { serial, output, name };
+        var server = new Option<string?>("--server")
+        {
+            Description = "HOST or HOST:PORT for the folder's server file (default: the controller's first --advertise name with its port, else its listen address).",
+        };
+        var create = new Command("create", "Create an onboarding certificate, register it with its serials and write a device config folder.") { serial, output, name, server };
         ControllerLocation.AddOptions(create);
         create.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
             using var admin = new AdminClient(ControllerLocation.Resolve(parse));
             var serials = parse.GetValue(serial)!;
-            var view = await OnboardingBundle.CreateAsync(admin, serials, parse.GetValue(name) ?? serials[0], Path.GetFullPath(parse.GetValue(output)!), ct);
-            Console.WriteLine($"Onboarding certificate {view.Id} registered for serial(s) {string.Join(", ", view.Serials)}; config folder written to {parse.GetValue(output)}.");
+            var (view, written) = await OnboardingBundle.CreateAsync(admin, serials, parse.GetValue(name) ?? serials[0], Path.GetFullPath(parse.GetValue(output)!),
+                parse.GetValue(server), ct);
+            Console.WriteLine($"Onboarding certificate {view.Id} registered for serial(s) {string.Join(", ", view.Serials)}; config folder written to {parse.GetValue(output)} (server {written}).");
             return 0;
         }));
 

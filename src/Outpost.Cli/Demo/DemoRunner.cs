@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Outpost.Cli.Admin;
 using Outpost.Cli.Commands;
 using Outpost.Controller.AdminApi;
@@ -24,19 +22,10 @@ internal sealed class DemoRunner(string dataDirectory, int port, string serial, 
 
     public async Task<int> RunAsync(bool once, CancellationToken ct)
     {
-        Directory.CreateDirectory(ControllerDirectory);
-        var urlFile = Path.Combine(ControllerDirectory, "controller.url");
-        // Keep the previous run's port when it is free, so addresses printed or saved earlier stay valid.
-        var listenPort = port != 0 ? port : PreviousPort(urlFile) is { } previous && IsFree(previous) ? previous : FreePort();
-        File.Delete(urlFile);
-        output.WriteLine($"Starting controller on 127.0.0.1:{listenPort} (data {ControllerDirectory}) ...");
-        await using var controller = OutpostProcess.Start(
-            // A local demo wants a quick loop: devices poll every 5 s (EVE's minimum) instead of the 60 s default.
-            ["controller", "--data", ControllerDirectory, "--listen", $"127.0.0.1:{listenPort}", "--default-config-item", "timer.config.interval=5"],
-            Path.Combine(dataDirectory, "controller.log"));
-        await WaitForAsync(() => File.Exists(urlFile), controller, "the controller to start", TimeSpan.FromSeconds(60), ct);
-
-        var location = ControllerLocation.Resolve(null, null, null, ControllerDirectory);
+        await using var controller = await LocalController.StartAsync(ControllerDirectory, Path.Combine(dataDirectory, "controller.log"), port,
+            detached: false, [], output, ct);
+        var location = ControllerLocation.OfDataDirectory(ControllerDirectory);
+        var listenPort = location.BaseAddress.Port;
         using var admin = new AdminClient(location);
         await OnboardAsync(admin, ct);
         var app = new DemoApp(admin, ControllerDirectory, output);
@@ -49,12 +38,12 @@ internal sealed class DemoRunner(string dataDirectory, int port, string serial, 
             Path.Combine(dataDirectory, "agent.log"));
 
         DeviceView? device = null;
-        await WaitForAsync(async () =>
+        await agent.WaitForAsync(async () =>
         {
             var devices = await admin.GetAsync<List<DeviceView>>("api/admin/devices", ct);
             device = devices.FirstOrDefault(d => (d.Serial == serial || d.SoftSerial == serial) && d.Online && d.Hostname is not null);
             return device is not null;
-        }, agent, "the device to come online with its info", OnlineTimeout, ct);
+        }, "the device to come online with its info", OnlineTimeout, ct);
 
         output.WriteLine();
         DeviceCommand.RenderDeviceList(await admin.GetAsync<List<DeviceView>>("api/admin/devices", ct));
@@ -108,57 +97,6 @@ internal sealed class DemoRunner(string dataDirectory, int port, string serial, 
         }
 
         output.WriteLine($"Onboarding device serial {serial} ...");
-        await OnboardingBundle.CreateAsync(admin, [serial], "demo", ConfigDirectory, ct);
-    }
-
-    private static Task WaitForAsync(Func<bool> condition, OutpostProcess process, string what, TimeSpan timeout, CancellationToken ct) =>
-        WaitForAsync(() => Task.FromResult(condition()), process, what, timeout, ct);
-
-    private static async Task WaitForAsync(Func<Task<bool>> condition, OutpostProcess process, string what, TimeSpan timeout, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            if (await condition())
-            {
-                return;
-            }
-
-            if (process.HasExited)
-            {
-                throw new CliException($"Gave up waiting for {what}: the process exited with code {process.ExitCode}. See {process.LogPath}.");
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new CliException($"Gave up waiting for {what} after {timeout.TotalSeconds:0} s. See {process.LogPath}.");
-            }
-
-            await Task.Delay(200, ct);
-        }
-    }
-
-    private static int? PreviousPort(string urlFile) =>
-        File.Exists(urlFile) && Uri.TryCreate(File.ReadAllText(urlFile).Trim(), UriKind.Absolute, out var url) ? url.Port : null;
-
-    private static bool IsFree(int candidate)
-    {
-        try
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, candidate);
-            listener.Start();
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        await OnboardingBundle.CreateAsync(admin, [serial], "demo", ConfigDirectory, server: null, ct);
     }
 }

@@ -27,7 +27,8 @@ internal static class AdminEndpoints
         var admin = app.MapGroup("/api/admin").AddEndpointFilter<AdminTokenFilter>().WithTags("admin");
 
         admin.MapGet("/controller", (ControllerPki pki, ControllerRuntime runtime) =>
-            new ControllerIdentity(runtime.ServerAddress, pki.RootPem));
+            new ControllerIdentity(runtime.ServerAddress, pki.RootPem,
+                pki.AdvertisedNames.Select(name => AdvertisedNames.ServerAddress(name, runtime.Port)).ToList()));
 
         admin.MapGet("/onboarding", async (IControllerStore store, CancellationToken ct) =>
             (await store.ListOnboardingAsync(ct)).Select(ToView));

@@ -30,7 +30,9 @@ public sealed record MetricView(DateTimeOffset DeviceTimestamp, JsonElement Mess
 public sealed record LogView(long Sequence, string? AppId, DateTimeOffset DeviceTimestamp, string Severity, string Source, string Content, ulong MessageId);
 
 /// <summary>What a device's config folder needs to find and trust this controller.</summary>
-public sealed record ControllerIdentity(string Server, string RootCertificatePem);
+/// <param name="Server">HOST:PORT the controller listens on.</param>
+/// <param name="AdvertisedServers">HOST:PORT for each advertised name, the default first; empty when none are advertised.</param>
+public sealed record ControllerIdentity(string Server, string RootCertificatePem, IReadOnlyList<string> AdvertisedServers);
 
 public sealed record AdminError(string Error);
 

@@ -23,9 +23,11 @@ public sealed class ControllerPki : IDisposable
     private const string EcdhCertFile = "ecdh.cert.pem";
     private const string EcdhKeyFile = "ecdh.key.pem";
 
-    private ControllerPki(X509Certificate2 root, X509Certificate2 tls, X509Certificate2 signing, string signingPem, X509Certificate2 ecdh, string ecdhPem)
+    private ControllerPki(X509Certificate2 root, X509Certificate2 tls, X509Certificate2 signing, string signingPem, X509Certificate2 ecdh, string ecdhPem,
+        IReadOnlyList<string> advertisedNames)
     {
         Root = root;
+        AdvertisedNames = advertisedNames;
         RootPem = Pem.Certificate(root);
         TlsCertificate = tls;
         SigningCertificate = signing;
@@ -52,21 +54,38 @@ public sealed class ControllerPki : IDisposable
 
     public EnvelopeSigner Signer { get; }
 
+    /// <summary>The names and addresses devices are told to use (see <see cref="Pki.AdvertisedNames"/>), first the default.</summary>
+    public IReadOnlyList<string> AdvertisedNames { get; }
+
     /// <summary>
-    /// Loads the PKI from <paramref name="directory"/>, creating whatever is missing. The TLS certificate is
-    /// re-issued when it lacks a SAN for one of <paramref name="hostNames"/> (a new listen address).
+    /// Loads the PKI from <paramref name="directory"/>, creating whatever is missing. The TLS certificate covers
+    /// <paramref name="hostNames"/> (the listen address) and the advertised names; it is re-issued from the same root
+    /// when it lacks one of them or when the advertised names differ from those saved by the previous start, and left
+    /// untouched otherwise. The root, SIGNING and ECDH certificates never change here, so onboarded devices keep
+    /// trusting the controller. <paramref name="advertisedNames"/> null keeps the saved ones.
     /// </summary>
-    public static ControllerPki LoadOrCreate(string directory, IReadOnlyCollection<string> hostNames, TimeProvider? time = null)
+    public static ControllerPki LoadOrCreate(string directory, IReadOnlyCollection<string> hostNames, IReadOnlyList<string>? advertisedNames = null,
+        TimeProvider? time = null)
     {
         Directory.CreateDirectory(directory);
         var now = (time ?? TimeProvider.System).GetUtcNow();
         var root = LoadOrCreateRoot(directory, now);
 
+        var saved = Pki.AdvertisedNames.Load(directory);
+        var advertised = advertisedNames ?? saved;
+        var sanNames = hostNames.Concat(advertised).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         var tls = LoadLeaf(directory, TlsCertFile, TlsKeyFile);
-        if (tls is null || !CoversHostNames(tls, hostNames))
+        // Compared as sets: only the order changing (another default server) needs no new certificate.
+        if (tls is null || !CoversHostNames(tls, sanNames) || !saved.ToHashSet(StringComparer.OrdinalIgnoreCase).SetEquals(advertised))
         {
             tls?.Dispose();
-            tls = IssueLeaf(directory, root, TlsCertFile, TlsKeyFile, "Outpost controller TLS", now, LeafKind.Tls, hostNames);
+            tls = IssueLeaf(directory, root, TlsCertFile, TlsKeyFile, "Outpost controller TLS", now, LeafKind.Tls, sanNames);
+        }
+
+        // Saved after the certificate: a crash in between makes the next start issue it again, never skip it.
+        if (!saved.SequenceEqual(advertised, StringComparer.Ordinal))
+        {
+            Pki.AdvertisedNames.Save(directory, advertised);
         }
 
         var signing = LoadLeaf(directory, SigningCertFile, SigningKeyFile)
@@ -75,7 +94,7 @@ public sealed class ControllerPki : IDisposable
             ?? IssueLeaf(directory, root, EcdhCertFile, EcdhKeyFile, "Outpost controller ECDH", now, LeafKind.Ecdh, []);
 
         return new ControllerPki(root, tls, signing, File.ReadAllText(Path.Combine(directory, SigningCertFile)),
-            ecdh, File.ReadAllText(Path.Combine(directory, EcdhCertFile)));
+            ecdh, File.ReadAllText(Path.Combine(directory, EcdhCertFile)), advertised);
     }
 
     private static X509Certificate2 LoadOrCreateRoot(string directory, DateTimeOffset now)

@@ -185,12 +185,10 @@ public static class ImageBuilder
 
     private static async Task WriteFatAsync(string path, FatDirectory root, int sizeMiB, string label, DateTime timestamp, CancellationToken cancellationToken)
     {
-        // The volume id is derived from the label and time, not random, so rebuilds match byte for byte.
-        var volumeId = BitConverter.ToUInt32(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{label}/{timestamp:O}")), 0);
         await using var file = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20, useAsync: true);
         try
         {
-            await FatWriter.WriteAsync(file, root, new FatVolumeOptions(sizeMiB * PartitionPlan.MiB, label, timestamp, volumeId), cancellationToken);
+            await FatVolume.WriteAsync(file, root, sizeMiB * PartitionPlan.MiB, label, timestamp, cancellationToken);
         }
         catch (FatLayoutException e)
         {

@@ -17,6 +17,7 @@ public static class Tools
         ["mdir"] = "mtools",
         ["mtype"] = "mtools",
         ["mcopy"] = "mtools",
+        ["mlabel"] = "mtools",
         ["unsquashfs"] = "squashfs-tools",
         ["qemu-img"] = "qemu-utils",
         ["qemu-system-x86_64"] = "qemu-system-x86",

@@ -1,0 +1,88 @@
+namespace Outpost.Agent.Workloads.Qemu;
+
+/// <summary>How QEMU executes guest code: KVM (hardware virtualization) or TCG (emulation, slow but always there).</summary>
+public enum QemuAccelerator
+{
+    Tcg,
+    Kvm,
+}
+
+/// <summary>
+/// One QEMU virtual machine as data: what <see cref="QemuCommandLine.Arguments"/> turns into a command line. Shared by
+/// everything that starts QEMU (<c>outpost lab</c> for whole devices, the agent's VM apps), so machines look alike and
+/// the accelerator is chosen one way (<see cref="KvmSupport"/>).
+/// </summary>
+public sealed record QemuMachineSpec
+{
+    /// <summary>Shown by QEMU in its process title and QMP; letters, digits, '.', '_' and '-'.</summary>
+    public required string Name { get; init; }
+
+    public required QemuAccelerator Accelerator { get; init; }
+
+    /// <summary>Guest RAM in MiB.</summary>
+    public int MemoryMiB { get; init; } = 1024;
+
+    public int Cpus { get; init; } = 2;
+
+    /// <summary>QEMU machine type; q35 is what EVE runs VMs on.</summary>
+    public string Machine { get; init; } = "q35";
+
+    /// <summary>CPU model; null: <c>host</c> under KVM, QEMU's default under TCG.</summary>
+    public string? CpuModel { get; init; }
+
+    /// <summary>UEFI firmware; null boots with QEMU's BIOS.</summary>
+    public QemuUefiFirmware? Firmware { get; init; }
+
+    /// <summary>Disks in boot order, each a virtio block device.</summary>
+    public IReadOnlyList<QemuDisk> Disks { get; init; } = [];
+
+    /// <summary>Network cards, each virtio-net; none means the guest has no network.</summary>
+    public IReadOnlyList<QemuNic> Nics { get; init; } = [];
+
+    /// <summary>File that receives the first serial port's output (appended across boots); null: no serial port.</summary>
+    public string? SerialLogPath { get; init; }
+
+    /// <summary>Unix socket QEMU serves QMP on (see <see cref="QmpClient"/>); null: no QMP.</summary>
+    public string? QmpSocketPath { get; init; }
+
+    /// <summary>File QEMU writes its pid to once it runs.</summary>
+    public string? PidFilePath { get; init; }
+
+    /// <summary>An i6300esb watchdog that resets the machine when the guest stops petting it, as a hardware watchdog does.</summary>
+    public bool Watchdog { get; init; }
+
+    /// <summary>QEMU detaches (forks, its first process exits once the machine is set up); needs a pid file to be found again.</summary>
+    public bool Daemonize { get; init; }
+}
+
+/// <summary>OVMF as two pflash drives: the code read-only, the variable store a per-machine writable copy.</summary>
+public sealed record QemuUefiFirmware(string CodePath, string VarsPath)
+{
+    /// <summary>Debian's OVMF (package ovmf), 4 MiB variant.</summary>
+    public const string DebianCode = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+
+    /// <summary>The template to copy for each machine's variable store.</summary>
+    public const string DebianVarsTemplate = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+}
+
+public enum QemuDiskFormat
+{
+    Raw,
+    Qcow2,
+}
+
+public sealed record QemuDisk(string Path, QemuDiskFormat Format = QemuDiskFormat.Raw, bool ReadOnly = false);
+
+/// <summary>How a network card reaches the outside.</summary>
+public enum QemuNetBackend
+{
+    /// <summary>QEMU's user-mode network (slirp): NAT, no privileges; the host's loopback is 10.0.2.2 to the guest.</summary>
+    User,
+
+    /// <summary>An existing tap interface (<see cref="QemuNic.TapInterface"/>), e.g. on a bridge.</summary>
+    Tap,
+}
+
+/// <param name="Id">Netdev id, unique within the machine.</param>
+/// <param name="MacAddress">null lets QEMU pick one.</param>
+public sealed record QemuNic(string Id, QemuNetBackend Backend = QemuNetBackend.User, string? MacAddress = null, string? TapInterface = null);
