@@ -38,8 +38,17 @@ internal static class LabImage
             await resource.CopyToAsync(file, ct);
         }
 
-        await DemoInputs.CreateAsync(Path.Combine(inputs, "images"), sources: null, ct);
-        await ImageBuilder.BuildAsync(new ImageBuildOptions { SpecPath = spec, OutputDirectory = partial, Formats = OutputFormats.Raw }, progress, ct);
+        var said = new Progress<string>(line => progress?.Report(new BuildProgress("inputs", line)));
+        await DemoInputs.CreateAsync(Path.Combine(inputs, "images"), sources: null, ct, said);
+        await ImageBuilder.BuildAsync(new ImageBuildOptions
+        {
+            SpecPath = spec,
+            OutputDirectory = partial,
+            Formats = OutputFormats.Raw,
+            Version = typeof(LabImage).Assembly.GetName().Version?.ToString(3) ?? "0.0.0-dev",
+            ConfigWrittenLater = true,
+            DeviceBinary = c => Images.DeviceBinaryLocator.LocateAsync(null, said, c),
+        }, progress, ct);
         Directory.Move(partial, output);
         return liveRaw;
     }
