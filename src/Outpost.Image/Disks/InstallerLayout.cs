@@ -15,16 +15,17 @@ public static class InstallerLayout
     public const int InventoryNumber = 5;
     public const string InventoryName = "INVENTORY";
 
-    public static IReadOnlyList<PartitionContent> Partitions(DiskSizes sizes, string espPath, string configPath, string inventoryPath, string installerRootfsPath, long installerBytes) =>
+    public static IReadOnlyList<PartitionContent> Partitions(
+        DiskSizes sizes, string espPath, string configPath, string inventoryPath, string installerRootfsPath, long installerBytes) =>
     [
-        new(EvePartitions.EfiNumber, EvePartitions.EfiName, EvePartitions.EfiSystemType, EvePartitions.EfiUniqueGuid,
-            sizes.EspMiB * PartitionPlan.MiB, EvePartitions.LegacyBiosBootableAttribute, espPath),
-        new(EvePartitions.ConfigNumber, EvePartitions.ConfigName, EvePartitions.MicrosoftBasicDataType, DerivedGuid("conf_win"),
-            sizes.ConfigMiB * PartitionPlan.MiB, 0, configPath),
-        new(EvePartitions.InstallerNumber, EvePartitions.InstallerName, EvePartitions.UsrType, EvePartitions.InstallerUniqueGuid,
-            installerBytes + PartitionPlan.MiB, PartitionState.Active.Encode(0), installerRootfsPath),
-        new(InventoryNumber, InventoryName, EvePartitions.MicrosoftBasicDataType, DerivedGuid("inventory_win"),
-            sizes.InventoryMiB * PartitionPlan.MiB, 0, inventoryPath),
+        new(new(EvePartitions.EfiNumber, EvePartitions.EfiName, EvePartitions.EfiSystemType, EvePartitions.EfiUniqueGuid,
+            sizes.EspMiB * PartitionPlan.MiB, EvePartitions.LegacyBiosBootableAttribute), espPath),
+        new(new(EvePartitions.ConfigNumber, EvePartitions.ConfigName, EvePartitions.MicrosoftBasicDataType, DerivedGuid("conf_win"),
+            sizes.ConfigMiB * PartitionPlan.MiB, 0), configPath),
+        new(new(EvePartitions.InstallerNumber, EvePartitions.InstallerName, EvePartitions.UsrType, EvePartitions.InstallerUniqueGuid,
+            installerBytes + PartitionPlan.MiB, PartitionState.Active.Encode(0)), installerRootfsPath),
+        new(new(InventoryNumber, InventoryName, EvePartitions.MicrosoftBasicDataType, DerivedGuid("inventory_win"),
+            sizes.InventoryMiB * PartitionPlan.MiB, 0), inventoryPath),
     ];
 
     private static Guid DerivedGuid(string seed)
