@@ -88,7 +88,8 @@ public static partial class AgentHost
         services.AddSingleton<DeviceOnboarding>();
         services.AddSingleton<Attestation>();
         services.AddSingleton<ConfigPoller>();
-        services.AddSingleton(sp => new DeviceInfoCollector(sp.GetRequiredService<HostFacts>(), options.StateDir, options.AgentVersion, time));
+        services.AddSingleton(sp => new DeviceInfoCollector(sp.GetRequiredService<HostFacts>(), options.StateDir, options.AgentVersion, time,
+            HostRoots.Host, sp.GetRequiredService<ILogger<DeviceInfoCollector>>()));
         services.AddSingleton(sp => new MetricsCollector(options.StateDir, sp.GetRequiredService<UplinkStatistics>(), sp.GetRequiredService<PersistentOutbox>(),
             logBuffer, bus, storage, sp.GetRequiredService<AgentHealth>(), time));
         services.AddSingleton<IOutboxTransport>(sp =>

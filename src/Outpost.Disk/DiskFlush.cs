@@ -5,7 +5,11 @@ internal static class DiskFlush
 {
     public static void ToStableStorage(Stream stream)
     {
-        if (stream is FileStream file)
+        if (stream is DiskStream disk)
+        {
+            disk.FlushToDisk();
+        }
+        else if (stream is FileStream file)
         {
             // Flush(true) calls fsync: without it a power cut can lose data the OS still buffers.
             file.Flush(flushToDisk: true);

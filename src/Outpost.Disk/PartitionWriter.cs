@@ -56,6 +56,8 @@ public static class PartitionWriter
         }
         await disk.FlushAsync(cancellationToken);
         DiskFlush.ToStableStorage(disk);
+        // Without this the read-back below would compare the page cache with itself on a disk opened as a DiskStream.
+        (disk as DiskStream)?.EvictCache(partition.ByteOffset, total);
         byte[] expected = written.GetHashAndReset();
 
         using var readBack = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

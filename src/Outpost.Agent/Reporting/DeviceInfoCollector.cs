@@ -1,22 +1,33 @@
 using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Org.Lfedge.Eve.Info;
 using Outpost.Agent.Configuration;
 using Outpost.Agent.Node;
 using Outpost.Agent.Persistence;
 using Outpost.Agent.Reporting.Proc;
+using Outpost.Agent.Reporting.Slots;
 
 namespace Outpost.Agent.Reporting;
 
-/// <summary>Builds the device's ZInfoMsg (ztype ZiDevice) from the host, the node's status, the storage condition and the config items.</summary>
-public sealed class DeviceInfoCollector(HostFacts host, string stateDirectory, string agentVersion, TimeProvider time, string procRoot = "/proc")
+/// <summary>
+/// Builds the device's ZInfoMsg (ztype ZiDevice) from the host, the node's status, the storage condition, the config
+/// items and, on an Outpost disk, the A/B slots of the disk it booted from.
+/// </summary>
+public sealed partial class DeviceInfoCollector(
+    HostFacts host, string stateDirectory, string agentVersion, TimeProvider time, HostRoots? roots = null, ILogger? logger = null)
 {
+    private readonly HostRoots _roots = roots ?? HostRoots.Host;
+    private readonly ILogger _logger = logger ?? NullLogger.Instance;
+    private string? _lastSlotProblem;
+
     /// <summary>
     /// The device report without a timestamp: callers compare its bytes to decide whether anything changed,
     /// then stamp it with <see cref="Stamp"/>.
     /// </summary>
     public ZInfoMsg Collect(string deviceUuid, ConfigItemSettings settings, NodeStatus? node, StorageCondition? storage)
     {
-        var memory = ProcMeminfo.Read(procRoot);
+        var memory = ProcMeminfo.Read(_roots.Proc);
         var disk = FileSystemUsage.Of(stateDirectory);
         var mount = TryMount();
         var device = new ZInfoDevice
@@ -27,10 +38,10 @@ public sealed class DeviceInfoCollector(HostFacts host, string stateDirectory, s
             Ncpu = (uint)host.CpuCount,
             Memory = memory.TotalBytes / (1024 * 1024),
             Storage = disk.TotalBytes / (1024 * 1024),
-            BootTime = Timestamp.FromDateTimeOffset(ProcStat.Read(procRoot).BootTime),
+            BootTime = Timestamp.FromDateTimeOffset(ProcStat.Read(_roots.Proc).BootTime),
             HostName = host.HostName,
             // minfo keeps EVE's meaning: the hardware as DMI names it. The OS and kernel are software and go into
-            // the running image's swList entry (longVersion) below, where EVE reports its own long version.
+            // the running slot's swList entry (shortVersion, longVersion) below, where EVE reports its own versions.
             Minfo = new ZInfoManufacturer
             {
                 Manufacturer = host.Manufacturer ?? "",
@@ -70,17 +81,7 @@ public sealed class DeviceInfoCollector(HostFacts host, string stateDirectory, s
             Total = disk.TotalBytes / (1024 * 1024),
             StorageLocation = true,
         });
-        device.SwList.Add(new ZInfoDevSW
-        {
-            Activated = true,
-            // Empty on a host that did not boot from an Outpost disk: it has no IMGA/IMGB to name.
-            PartitionLabel = host.BootPartitionLabel ?? "",
-            PartitionState = host.BootPartitionLabel is null ? "" : "active",
-            Status = ZSwState.Installed,
-            ShortVersion = agentVersion,
-            LongVersion = $"outpost-agent {agentVersion} on {host.OperatingSystem}, Linux kernel {host.KernelRelease}",
-            UserStatus = BaseOsStatus.Updated,
-        });
+        device.SwList.Add(SoftwareList.For(host, agentVersion, ReadSlots()));
         // ZInfoDevice has no field for the time of the last config; it is sent as deviceMetric.last_received_config.
         return new ZInfoMsg { Ztype = ZInfoTypes.ZiDevice, DevId = deviceUuid, Dinfo = device };
     }
@@ -108,11 +109,35 @@ public sealed class DeviceInfoCollector(HostFacts host, string stateDirectory, s
         return status;
     }
 
+    /// <summary>The slots of the boot disk, or null off an Outpost disk. A problem is logged once, not every collection.</summary>
+    private OsSlots? ReadSlots()
+    {
+        if (host.BootPartitionLabel is not { } label)
+        {
+            return null;
+        }
+
+        var slots = OsSlotReader.Read(_roots, label);
+        if (slots.Problem != _lastSlotProblem)
+        {
+            _lastSlotProblem = slots.Problem;
+            if (slots.Problem is not null)
+            {
+                LogSlotProblem(_logger, slots.Problem);
+            }
+        }
+
+        return slots;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The device info reports only part of the A/B slots: {Problem}")]
+    private static partial void LogSlotProblem(ILogger logger, string problem);
+
     private MountEntry? TryMount()
     {
         try
         {
-            return ProcMounts.Containing(ProcMounts.Read(procRoot), stateDirectory);
+            return ProcMounts.Containing(ProcMounts.Read(_roots.Proc), stateDirectory);
         }
         catch (IOException)
         {

@@ -3,6 +3,9 @@ using System.Runtime.InteropServices;
 namespace Outpost.Agent.Reporting;
 
 /// <summary>Facts about the host that do not change while the agent runs, read once from /sys, /proc and /etc.</summary>
+/// <param name="OperatingSystem">"Outpost VERSION" on an Outpost OS image, else os-release's PRETTY_NAME.</param>
+/// <param name="BootPartitionLabel">IMGA or IMGB when the host booted from an Outpost disk, else null.</param>
+/// <param name="Release">/etc/outpost-release, null on a host that is not an Outpost OS.</param>
 public sealed record HostFacts(
     string MachineArchitecture,
     string OperatingSystem,
@@ -13,23 +16,32 @@ public sealed record HostFacts(
     string? ProductVersion,
     string? ProductSerial,
     string? BootPartitionLabel,
-    int CpuCount)
+    int CpuCount,
+    OutpostRelease? Release = null)
 {
-    public static HostFacts Read(string sysRoot = "/sys", string procRoot = "/proc", string etcRoot = "/etc")
+    public static HostFacts Read(HostRoots? roots = null)
     {
-        string? Dmi(string name) => ReadTrimmed(Path.Combine(sysRoot, "class", "dmi", "id", name));
+        roots ??= HostRoots.Host;
+        string? Dmi(string name) => ReadTrimmed(Path.Combine(roots.Sys, "class", "dmi", "id", name));
+        var release = OutpostRelease.Read(roots.Etc);
         return new HostFacts(
             UnameMachine(RuntimeInformation.OSArchitecture),
-            PrettyOsName(ReadTrimmed(Path.Combine(etcRoot, "os-release"))) ?? RuntimeInformation.OSDescription,
-            ReadTrimmed(Path.Combine(procRoot, "sys", "kernel", "osrelease")) ?? "",
+            // An Outpost image's os-release belongs to the userland it was built from (busybox, Alpine...); the OS
+            // the device runs is Outpost, at the version the image builder recorded.
+            release?.OperatingSystem ?? PrettyOsName(ReadTrimmed(Path.Combine(roots.Etc, "os-release"))) ?? RuntimeInformation.OSDescription,
+            ReadTrimmed(Path.Combine(roots.Proc, "sys", "kernel", "osrelease")) ?? "",
             Environment.MachineName,
             Dmi("sys_vendor"),
             Dmi("product_name"),
             Dmi("product_version"),
             Dmi("product_serial"),
-            BootPartition(ReadTrimmed(Path.Combine(procRoot, "cmdline"))),
-            OnlineCpus(ReadTrimmed(Path.Combine(sysRoot, "devices", "system", "cpu", "online"))) ?? Environment.ProcessorCount);
+            BootPartition(ReadTrimmed(Path.Combine(roots.Proc, "cmdline"))),
+            OnlineCpus(ReadTrimmed(Path.Combine(roots.Sys, "devices", "system", "cpu", "online"))) ?? Environment.ProcessorCount,
+            release);
     }
+
+    /// <summary>The version of the OS that is running: the Outpost release's, or the agent's own on any other host.</summary>
+    public string RunningVersion(string agentVersion) => Release?.Version ?? agentVersion;
 
     /// <summary>
     /// The number of CPUs in a cpu list such as /sys/devices/system/cpu/online ("0-3,6,8-9"): the host's CPUs, not

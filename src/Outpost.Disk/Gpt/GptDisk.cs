@@ -18,6 +18,30 @@ public static class GptDisk
     }
 
     /// <summary>
+    /// Reads only the primary GPT from the first <see cref="GptLayout.FirstUsableLba"/> sectors (17 KiB), without
+    /// asking the stream for its length: a block device opened as a FileStream reports a Length of 0, and a reader
+    /// such as the agent's device report should not need more than the head of the disk.
+    /// </summary>
+    /// <exception cref="GptFormatException">The primary header or entry array is missing or fails its CRC check.</exception>
+    public static GptLayout ReadPrimary(Stream disk)
+    {
+        var head = new byte[GptLayout.FirstUsableLba * GptLayout.SectorSize];
+        disk.Position = 0;
+        var read = disk.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        try
+        {
+            return TryReadCopy(new MemoryStream(head, 0, read, writable: false), 1)
+                ?? throw new GptFormatException(
+                    "No valid primary GPT in the first 34 sectors: the header at LBA 1 is missing or fails its CRC check. Read the whole disk with GptDisk.Read to try the backup copy.");
+        }
+        catch (EndOfStreamException)
+        {
+            throw new GptFormatException(
+                "The primary GPT's entry array reaches past LBA 33 (more than 128 entries, or the disk is shorter than a GPT). Read the whole disk with GptDisk.Read.");
+        }
+    }
+
+    /// <summary>
     /// Sets the 64-bit attributes of one partition (for example an A/B state from
     /// <see cref="PartitionState.Encode"/>) in both copies. The backup is rewritten and flushed
     /// first, then the primary, so a power cut at any point leaves at least one valid copy

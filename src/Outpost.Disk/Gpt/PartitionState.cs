@@ -27,6 +27,19 @@ public readonly record struct PartitionState(int Priority, int TriesLeft, bool S
     /// <summary>The state packed as EVE and cgpt print it: <c>attributes &gt;&gt; 48</c> restricted to these fields.</summary>
     public int EveValue => (int)(Encode(0) >> PriorityShift);
 
+    /// <summary>
+    /// EVE's name for the state, as zboot prints it and ZInfoDevSW.partitionState carries it ("active", "updating",
+    /// "inprogress", "unused"); null for any other combination, which EVE never writes and a controller would not know.
+    /// </summary>
+    public string? EveName => EveValue switch
+    {
+        0x102 => "active",
+        0x13 => "updating",
+        0x3 => "inprogress",
+        0 => "unused",
+        _ => null,
+    };
+
     /// <summary>Reads the fields from a 64-bit attribute value.</summary>
     public static PartitionState FromAttributes(ulong attributes) => new(
         (int)((attributes >> PriorityShift) & 0xF),

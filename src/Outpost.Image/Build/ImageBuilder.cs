@@ -150,16 +150,23 @@ public static class ImageBuilder
                 var esp = EspContents.Build(bootManager, [new BootSlot(EvePartitions.InstallerName, PartitionState.Active, kernel, initrd, cmdline)], options.Version);
                 var espPath = Path.Combine(output, "installer-efi.img");
                 var inventoryPath = Path.Combine(output, "inventory.img");
+                // The ESP live.raw gets (its entry boots IMGA), which the installer copies verbatim onto the installed
+                // disk. Built again rather than taken from efi.img so an installer-only build has it too; the same
+                // inputs give the same bytes.
+                var liveEsp = EspContents.Build(bootManager, [new BootSlot(EvePartitions.ImgaName, PartitionState.Active, kernel, initrd, cmdline)], options.Version);
+                var liveEspPath = Path.Combine(output, "installer-live-efi.img");
                 await WriteFatAsync(espPath, esp, options.Sizes.EspMiB, "EFI", timestamp, cancellationToken);
+                await WriteFatAsync(liveEspPath, liveEsp, options.Sizes.EspMiB, "EFI", timestamp, cancellationToken);
                 await WriteFatAsync(inventoryPath, FatDirectory.CreateRoot(), options.Sizes.InventoryMiB, "INVENTORY", timestamp, cancellationToken);
                 try
                 {
                     await RawDiskWriter.WriteAsync(Path.Combine(output, InstallerRaw), InstallerLayout.Partitions(options.Sizes, espPath,
-                        Path.Combine(output, ConfigImg), inventoryPath, Path.Combine(output, RootfsImg), rootfsBytes), cancellationToken);
+                        Path.Combine(output, ConfigImg), inventoryPath, Path.Combine(output, RootfsImg), rootfsBytes, liveEspPath), cancellationToken);
                 }
                 finally
                 {
                     File.Delete(espPath);
+                    File.Delete(liveEspPath);
                     File.Delete(inventoryPath);
                 }
                 return true;

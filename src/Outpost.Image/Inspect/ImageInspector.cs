@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
+using Outpost.Disk;
 using Outpost.Disk.Fat;
 using Outpost.Disk.Gpt;
 using Outpost.Disk.Qcow2;

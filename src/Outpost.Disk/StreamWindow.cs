@@ -1,7 +1,7 @@
-namespace Outpost.Image.Inspect;
+namespace Outpost.Disk;
 
 /// <summary>A read-only view of part of a stream (one partition of a disk), with positions relative to its start.</summary>
-internal sealed class StreamWindow(Stream inner, long offset, long length) : Stream
+public sealed class StreamWindow(Stream inner, long offset, long length) : Stream
 {
     private long _position;
 
@@ -32,4 +32,17 @@ internal sealed class StreamWindow(Stream inner, long offset, long length) : Str
         _position += read;
         return read;
     }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var available = (int)Math.Max(0, Math.Min(buffer.Length, length - _position));
+        if (available == 0) return 0;
+        inner.Position = offset + _position;
+        var read = await inner.ReadAsync(buffer[..available], cancellationToken).ConfigureAwait(false);
+        _position += read;
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 }
