@@ -40,12 +40,15 @@ public static class OutpostBinary
         return start;
     }
 
-    public static async Task<CliResult> RunAsync(string workingDirectory, params string[] arguments)
+    public static Task<CliResult> RunAsync(string workingDirectory, params string[] arguments) => RunAsync(workingDirectory, TimeSpan.FromMinutes(3), arguments);
+
+    /// <param name="limit">How long the command may take (an image build or a lab boot under TCG takes minutes).</param>
+    public static async Task<CliResult> RunAsync(string workingDirectory, TimeSpan limit, params string[] arguments)
     {
         using var process = Process.Start(StartInfo(workingDirectory, arguments))!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        using var timeout = new CancellationTokenSource(limit);
         try
         {
             await process.WaitForExitAsync(timeout.Token);
@@ -53,7 +56,7 @@ public static class OutpostBinary
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"outpost {string.Join(' ', arguments)} did not finish within 3 minutes. Output so far: {await output}{await error}");
+            throw new TimeoutException($"outpost {string.Join(' ', arguments)} did not finish within {limit.TotalMinutes:0} minutes. Output so far: {await output}{await error}");
         }
 
         return new CliResult(process.ExitCode, await output, await error);

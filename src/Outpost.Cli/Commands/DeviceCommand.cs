@@ -208,14 +208,21 @@ internal static class DeviceCommand
         {
             table.AddRow("Hostname", Markup.Escape(Text(dinfo, "HostName")));
             table.AddRow("Architecture", Markup.Escape(Text(dinfo, "machineArch")));
-            table.AddRow("OS / kernel", Markup.Escape($"{Text(dinfo, "minfo", "productName")} / {Text(dinfo, "minfo", "version")}"));
+            table.AddRow("Hardware", Markup.Escape($"{Text(dinfo, "minfo", "manufacturer")} {Text(dinfo, "minfo", "productName")} {Text(dinfo, "minfo", "version")}".Trim()));
             table.AddRow("CPUs", Text(dinfo, "ncpu"));
             table.AddRow("Memory MB", Text(dinfo, "memory"));
             table.AddRow("Storage MB", Text(dinfo, "storage"));
             table.AddRow("Boot time", Text(dinfo, "bootTime"));
-            if (dinfo.TryGetProperty("swList", out var sw) && sw.ValueKind == JsonValueKind.Array && sw.GetArrayLength() > 0)
+            table.AddRow("Last boot", Markup.Escape($"{Text(dinfo, "lastBootReason")} {Text(dinfo, "lastRebootReason")}".Trim()));
+            if (dinfo.TryGetProperty("swList", out var sw) && sw.ValueKind == JsonValueKind.Array)
             {
-                table.AddRow("Agent version", Markup.Escape(Text(sw[0], "shortVersion")));
+                // One row per A/B slot, as EVE lists them: the running one first, with the OS, agent and kernel it runs.
+                foreach (var slot in sw.EnumerateArray())
+                {
+                    var running = slot.TryGetProperty("activated", out var activated) && activated.ValueKind == JsonValueKind.True;
+                    table.AddRow($"Slot {Markup.Escape(Text(slot, "partitionLabel"))}", Markup.Escape(
+                        $"{Text(slot, "partitionState")}{(running ? ", running" : "")} {Text(slot, "shortVersion")} {Text(slot, "partitionDevice")} {Text(slot, "longVersion")}".Trim()));
+                }
             }
 
             table.AddRow("Info time", Text(info, "atTimeStamp"));

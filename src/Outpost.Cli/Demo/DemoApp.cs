@@ -17,8 +17,14 @@ internal sealed class DemoApp(AdminClient admin, string controllerDirectory, Tex
     public const string DatastoreName = "outpost-demo";
     private static readonly TimeSpan RunningTimeout = TimeSpan.FromSeconds(180);
 
-    /// <summary>Builds the image and saves the datastore; false (with one line said) when busybox is missing.</summary>
-    public async Task<bool> PrepareAsync(int port, CancellationToken ct)
+    /// <summary>The lab's datastore: the same registry as seen from a QEMU guest (user networking maps 10.0.2.2 to the host).</summary>
+    public const string LabDatastoreName = "outpost-lab";
+
+    /// <summary>
+    /// Builds the image and saves the datastore; false (with one line said) when busybox is missing. <paramref name="host"/>
+    /// is how devices reach the controller (the lab's guests: 10.0.2.2).
+    /// </summary>
+    public async Task<bool> PrepareAsync(int port, CancellationToken ct, string host = "127.0.0.1", string datastoreName = DatastoreName)
     {
         if (!DemoSampleImage.CanBuild)
         {
@@ -31,7 +37,7 @@ internal sealed class DemoApp(AdminClient admin, string controllerDirectory, Tex
         // Saved on every run: the port may have changed, and saving updates the devices that use it.
         var rootPem = await File.ReadAllTextAsync(Path.Combine(controllerDirectory, "pki", "root-certificate.pem"), ct);
         await admin.PostAsync<DatastoreView>("api/admin/datastores",
-            new CreateDatastoreRequest(DatastoreName, $"docker://127.0.0.1:{port}", null, null, rootPem), ct);
+            new CreateDatastoreRequest(datastoreName, $"docker://{host}:{port}", null, null, rootPem), ct);
         return true;
     }
 

@@ -42,6 +42,11 @@ internal sealed class LabRunner(LabFolder lab, TextWriter output)
         using var admin = new AdminClient(location);
         Directory.CreateDirectory(device.Directory);
         await OnboardAsync(admin, device, location.BaseAddress.Port, ct);
+        if (await new Demo.DemoApp(admin, lab.ControllerDirectory, output).PrepareAsync(location.BaseAddress.Port, ct, LabController.GuestHostAddress, Demo.DemoApp.LabDatastoreName))
+        {
+            output.WriteLine($"Sample app image: {LabController.GuestHostAddress}:{location.BaseAddress.Port}/{Demo.DemoSampleImage.Repository}:{Demo.DemoSampleImage.Tag} "
+                + $"(datastore {Demo.DemoApp.LabDatastoreName}); deploy it with `outpost app deploy --device {device.Name} --name hello --image {LabController.GuestHostAddress}:{location.BaseAddress.Port}/{Demo.DemoSampleImage.Repository}:{Demo.DemoSampleImage.Tag}`.");
+        }
 
         var record = LabDeviceRecord.Load(device);
         if (!File.Exists(device.Disk))

@@ -11,12 +11,12 @@ internal static class ConfigStorage
     private const string PartitionMount = "/run/outpost/config-partition";
 
     /// <summary>Returns the number of files copied; 0 with a reason said when the partition is missing, unreadable or empty.</summary>
-    public static async Task<int> PrepareAsync(string mountPoint, BootLog log, CancellationToken cancellationToken)
+    public static async Task<int> PrepareAsync(string mountPoint, BootLog log, CancellationToken cancellationToken, TimeSpan? waitForPartition = null)
     {
         Directory.CreateDirectory(mountPoint);
         Native.Mount("tmpfs", mountPoint, "tmpfs", Native.MsNodev | Native.MsNosuid | Native.MsNoexec, "size=5m,mode=0700");
         var copied = 0;
-        var device = await BlockDevices.WaitForPartitionAsync(PartitionName, TimeSpan.FromSeconds(10), cancellationToken);
+        var device = await BlockDevices.WaitForPartitionAsync(PartitionName, waitForPartition ?? TimeSpan.FromSeconds(10), cancellationToken);
         if (device is null)
         {
             log.Say("config: this disk has no CONFIG partition, so the device does not know its controller. Rebuild the image with `outpost image build --config DIR`, or write a config with `outpost lab`; retrying onboarding meanwhile");

@@ -56,6 +56,12 @@ internal sealed class InitProgram
         Native.Reboot(Native.RebootCadOff); // Ctrl-Alt-Del becomes SIGINT to PID 1, a clean reboot
         await KernelModuleLoader.LoadAsync(_log);
         ClockGuard.Check(_log);
+        if (InstallerMode.IsInstallerBoot(File.ReadAllText("/proc/cmdline")))
+        {
+            await InstallerMode.RunAsync(_log, CancellationToken.None);
+            _powerRequest.TrySetResult(Native.RebootPowerOff);
+            return;
+        }
 
         _watchdog = HardwareWatchdog.Open(_log);
         if (_watchdog is not null) _supervisors.Add(_watchdog.RunAsync(CancellationToken.None));

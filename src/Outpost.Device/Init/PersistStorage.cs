@@ -44,6 +44,7 @@ internal static class PersistStorage
         if (repaired is not null) log.Say("persist: " + repaired);
         if (formatted is not null)
         {
+            await PersistGrowth.GrowToDiskEndAsync(device, log, cancellationToken);
             log.Say($"persist: formatting {device} as ext4 because {formatted}");
             var mkfs = await Tools.RunAsync("mkfs.ext4", ["-q", "-F", "-L", Label, device], cancellationToken);
             if (!mkfs.Succeeded)

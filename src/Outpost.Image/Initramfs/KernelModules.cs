@@ -21,7 +21,7 @@ public static class KernelModules
         "bridge", "br_netfilter", "veth", "tun", "nf_tables", "nft_chain_nat", "nft_masq", "nft_ct", "nft_nat", "nf_conntrack",
         "virtio_rng", "virtio_console",
         // Loaded by name through the crypto API (ext4's and conntrack's checksums), so no modules.dep line pulls them in.
-        "crc32c_generic", "crc32c_intel", "crc32_pclmul", "crct10dif_pclmul",
+        "crc32c_generic",
     ];
 
     /// <summary>Returns module paths relative to <c>lib/modules/VERSION/</c>, dependencies first; names missing from modules.dep are skipped (built in or not needed).</summary>

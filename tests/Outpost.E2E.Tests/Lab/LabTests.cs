@@ -9,13 +9,14 @@ using Outpost.Image.Layouts;
 namespace Outpost.E2E.Tests.Lab;
 
 /// <summary>
-/// `outpost lab` as real processes with a real QEMU under TCG (KVM on this kind of host hangs stock kernels). The
-/// example image has no device agent yet and powers off once its services end, so these tests go as far as the serial
-/// console and the cleanup; two boots in all.
+/// `outpost lab` as real processes with a real QEMU under TCG (KVM on this kind of host hangs stock kernels), booting
+/// the device image: it onboards from its CONFIG partition, runs an app, reboots on command and comes back; the
+/// installer writes another disk that boots and onboards too. Four boots in all, one image build.
 /// </summary>
-public sealed class LabTests : IAsyncLifetime
+public sealed class LabTests(DeviceImageBuild build) : IClassFixture<DeviceImageBuild>, IAsyncLifetime
 {
-    private static readonly TimeSpan BootLimit = TimeSpan.FromSeconds(180);
+    private static readonly TimeSpan BootLimit = TimeSpan.FromSeconds(300);
+    private static readonly TimeSpan AppLimit = TimeSpan.FromSeconds(240);
     private readonly string _root = Directory.CreateTempSubdirectory("outpost-lab-test-").FullName;
 
     private string LabDirectory => Path.Combine(_root, "outpost-lab");
@@ -24,61 +25,132 @@ public sealed class LabTests : IAsyncLifetime
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    private static async Task<CliResult> LabAsync(string workingDirectory, params string[] arguments)
+    private Task<CliResult> OutpostAsync(params string[] arguments) => RunOkAsync(_root, arguments);
+
+    private static async Task<CliResult> RunOkAsync(string workingDirectory, string[] arguments)
     {
-        var result = await OutpostBinary.RunAsync(workingDirectory, ["lab", .. arguments]);
-        Assert.True(result.ExitCode == 0, $"outpost lab {string.Join(' ', arguments)} exited {result.ExitCode}:\n{result.Output}\n{result.Error}");
+        var result = await OutpostBinary.RunAsync(workingDirectory, TimeSpan.FromMinutes(10), arguments);
+        Assert.True(result.ExitCode == 0, $"outpost {string.Join(' ', arguments)} exited {result.ExitCode}:\n{result.Output}\n{result.Error}");
         return result;
     }
 
+    private static Task<CliResult> LabAsync(string workingDirectory, params string[] arguments) => RunOkAsync(workingDirectory, ["lab", .. arguments]);
+
     [Fact]
-    public async Task Lab_up_boots_a_given_image_under_tcg_and_lab_down_leaves_no_qemu_running()
+    public async Task A_lab_device_onboards_runs_the_sample_app_reboots_on_command_and_comes_back_with_it()
     {
-        var image = await LabImage.EnsureAsync(Path.Combine(_root, "built"), progress: null, CancellationToken.None);
-        var imageHash = await HashAsync(image);
-
-        // Boot 1: all the way to the example's service marker on the serial console.
-        var up = await LabAsync(_root, "up", "--name", "dev1", "--image", image, "--accel", "tcg", "--no-wait");
+        var imageHash = await HashAsync(build.LiveRaw);
+        var up = await LabAsync(_root, "up", "--name", "dev1", "--image", build.LiveRaw, "--accel", "tcg", "--timeout", "300");
         Assert.Contains("Accelerator: tcg (asked for)", up.Output);
-        Assert.Contains("Booting dev1: QEMU pid", up.Output);
-        var serialLog = Path.Combine(DeviceDirectory, "serial.log");
-        await WaitForTextAsync(serialLog, DemoInputs.MarkerPrefix + " hello from a service");
+        Assert.Contains("dev1 is online after", up.Output);
+        Assert.Equal(imageHash, await HashAsync(build.LiveRaw));
 
+        // The admin commands run in the lab's folder find its controller by themselves.
+        var list = await OutpostAsync("device", "list");
+        Assert.Contains("dev1", list.Output);
+        Assert.Contains("online", list.Output);
+        var info = await DeviceInfoAsync("dev1");
+        var id = info.GetProperty("device").GetProperty("id").GetString()!;
+        // P3 ships at 8 MiB and is grown to the rest of the lab's 8 GiB disk on the first boot.
+        var persistMiB = long.Parse(info.GetProperty("deviceInfo").GetProperty("dinfo").GetProperty("storage").GetString()!);
+        Assert.True(persistMiB > 4000, $"persist should fill the disk, but the device reports {persistMiB} MiB");
+        Assert.Contains("Outpost 0.1.0", info.ToString());
+        Assert.Contains("IMGA", info.ToString());
+        Assert.Contains("IMGB", info.ToString());
         var console = await LabAsync(_root, "console", "dev1", "--no-follow");
-        Assert.Contains("outpost-initramfs: root /dev/vda2 (PARTLABEL=IMGA)", console.Output);
+        Assert.Contains("init: persist: formatting", console.Output);
+        Assert.Contains("init: network: DHCP on eth0", console.Output);
+        Assert.True(console.Output.IndexOf("onboot: hello ran first", StringComparison.Ordinal) is >= 0 and var onboot
+            && onboot < console.Output.IndexOf("service marker: up", StringComparison.Ordinal), "the onboot container runs before the services:\n" + console.Output);
 
-        // The device's copy carries its own onboarding folder, naming the controller as the guest reaches it; the image is untouched.
-        var port = new Uri((await File.ReadAllTextAsync(Path.Combine(LabDirectory, "controller", "controller.url"))).Trim()).Port;
-        Assert.Equal($"10.0.2.2:{port}\n", await ReadConfigFileAsync(Path.Combine(DeviceDirectory, "disk.raw"), "server"));
-        Assert.Equal("dev1\n", await ReadConfigFileAsync(Path.Combine(DeviceDirectory, "disk.raw"), "soft_serial"));
-        Assert.Equal(imageHash, await HashAsync(image));
+        // The sample app, pulled by the device from the lab controller's registry (10.0.2.2 from inside the guest).
+        var image = System.Text.RegularExpressions.Regex.Match(up.Output, @"--image (10\.0\.2\.2:\d+/\S+:\d+)").Groups[1].Value;
+        Assert.False(string.IsNullOrEmpty(image), "lab up names the sample app's image:\n" + up.Output);
+        await OutpostAsync("app", "deploy", "--device", "dev1", "--name", "hello", "--image", image, "--memory", "64M");
+        await WaitForAsync(async () => (await OutpostBinary.RunAsync(_root, "app", "list", "--device", "dev1")).Output.Contains("RUNNING"), AppLimit, "hello RUNNING");
+        await WaitForAsync(async () => (await OutpostBinary.RunAsync(_root, "app", "logs", "hello", "--device", "dev1")).Output.Contains("hello from outpost"), AppLimit, "hello's log line");
 
-        await LabAsync(_root, "down", "dev1");
-
-        // Boot 2: the same disk again, paused over QMP at once so it cannot power off by itself, then stopped by `lab down --all`.
-        var again = await LabAsync(_root, "up", "--name", "dev1", "--accel", "tcg", "--no-wait", "--image", image);
-        Assert.Contains("Reusing", again.Output);
-        var pid = int.Parse((await File.ReadAllTextAsync(Path.Combine(DeviceDirectory, "qemu.pid"))).Trim());
-        await using (var qmp = await QmpClient.ConnectAsync(Path.Combine(DeviceDirectory, "qmp.sock"), CancellationToken.None))
-        {
-            await qmp.ExecuteAsync("stop", CancellationToken.None);
-        }
-
-        var list = await LabAsync(_root, "list");
-        Assert.Contains($"running (pid {pid})", list.Output);
-        Assert.Contains("tcg", list.Output);
+        // EVE's reboot command: the device stops its apps, PID 1 reboots the machine, and it comes back as itself.
+        await OutpostAsync("device", "reboot", "dev1");
+        var serialLog = Path.Combine(DeviceDirectory, "serial.log");
+        await WaitForTextAsync(serialLog, "init: reboot now");
+        await WaitForAsync(async () => CountOf(await File.ReadAllTextAsync(serialLog), "init: boot complete") >= 2, BootLimit, "the second boot");
+        await WaitForAsync(async () => (await DeviceInfoAsync("dev1")).ToString().Contains("REBOOT_CMD", StringComparison.OrdinalIgnoreCase)
+            || (await DeviceInfoAsync("dev1")).ToString().Contains("RebootCmd", StringComparison.Ordinal), BootLimit, "boot reason REBOOT_CMD");
+        Assert.Equal(id, (await DeviceInfoAsync("dev1")).GetProperty("device").GetProperty("id").GetString());
+        await WaitForAsync(async () => (await OutpostBinary.RunAsync(_root, "app", "list", "--device", "dev1")).Output.Contains("RUNNING"), AppLimit, "hello RUNNING after the reboot");
+        Assert.Equal(1, CountOf(await File.ReadAllTextAsync(serialLog), "init: persist: formatting")); // persist is kept across the reboot
 
         var down = await LabAsync(_root, "down", "--all");
-        Assert.Contains($"Stopped dev1 (QEMU pid {pid})", down.Output);
-        Assert.Contains("Stopped the lab controller", down.Output);
+        Assert.Contains("Stopped dev1", down.Output);
         Assert.Empty(ProcessesUnder(LabDirectory));
-        Assert.False(File.Exists(Path.Combine(DeviceDirectory, "qmp.sock")), "the QMP socket is a runtime file and must go");
-        Assert.False(File.Exists(Path.Combine(DeviceDirectory, "qemu.pid")), "the pid file is a runtime file and must go");
-        Assert.True(File.Exists(serialLog), "the serial log is the user's and must stay");
-        Assert.True(File.Exists(Path.Combine(DeviceDirectory, "disk.raw")), "the disk must stay without --purge");
+    }
 
-        await LabAsync(_root, "down", "dev1", "--purge");
-        Assert.False(Directory.Exists(DeviceDirectory), "--purge deletes the device folder");
+    [Fact]
+    public async Task The_installer_writes_the_first_other_disk_which_then_boots_and_onboards()
+    {
+        // Installer media with a CONFIG of its own, and a blank disk beside it.
+        var installer = Path.Combine(_root, "installer.raw");
+        File.Copy(build.InstallerRaw, installer);
+        var config = Directory.CreateDirectory(Path.Combine(_root, "installer-config")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(config, "server"), "controller.example.test:443\n");
+        await Outpost.Image.Disks.ConfigPartitionWriter.WriteAsync(installer, config, DateTime.UnixEpoch.AddYears(40), CancellationToken.None);
+        var target = Path.Combine(_root, "target.raw");
+        await using (var blank = File.Create(target)) blank.SetLength(2L << 30);
+
+        var serial = Path.Combine(_root, "installer-serial.log");
+        var vars = Path.Combine(_root, "installer-vars.fd");
+        File.Copy(QemuUefiFirmware.DebianVarsTemplate, vars);
+        var spec = new QemuMachineSpec
+        {
+            Name = "installer",
+            Accelerator = QemuAccelerator.Tcg,
+            Firmware = new QemuUefiFirmware(QemuUefiFirmware.DebianCode, vars),
+            Disks = [new QemuDisk(installer), new QemuDisk(target)],
+            SerialLogPath = serial,
+        };
+        var start = new ProcessStartInfo("qemu-system-x86_64") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in QemuCommandLine.Arguments(spec)) start.ArgumentList.Add(argument);
+        using (var qemu = Process.Start(start)!)
+        {
+            using var limit = new CancellationTokenSource(BootLimit);
+            try
+            {
+                // The installer powers the machine off when it is done, which ends QEMU.
+                await qemu.WaitForExitAsync(limit.Token);
+            }
+            finally
+            {
+                if (!qemu.HasExited) qemu.Kill();
+            }
+        }
+        var log = await File.ReadAllTextAsync(serial);
+        Assert.Contains("installer: installed Outpost onto /dev/vdb", log);
+        Assert.Equal("controller.example.test:443\n", await ReadConfigFileAsync(target, "server"));
+
+        // The installed disk alone: it boots like live.raw and onboards (lab writes this device's CONFIG into its copy).
+        var up = await LabAsync(_root, "up", "--name", "installed", "--image", target, "--accel", "tcg", "--timeout", "300");
+        Assert.Contains("installed is online after", up.Output);
+        await LabAsync(_root, "down", "--all");
+        Assert.Empty(ProcessesUnder(LabDirectory));
+    }
+
+    private async Task<System.Text.Json.JsonElement> DeviceInfoAsync(string device)
+    {
+        var shown = await OutpostAsync("device", "show", device, "--json");
+        return System.Text.Json.JsonDocument.Parse(shown.Output).RootElement;
+    }
+
+    private static int CountOf(string text, string value) => (text.Length - text.Replace(value, "", StringComparison.Ordinal).Length) / value.Length;
+
+    private static async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(clock.Elapsed < limit, $"no {what} within {limit.TotalSeconds:0} s");
+            await Task.Delay(1000);
+        }
     }
 
     [Fact]
