@@ -11,14 +11,24 @@ internal sealed class HardwareWatchdog : IDisposable
     private const ulong SetTimeout = 0xC0045706; // WDIOC_SETTIMEOUT = _IOWR('W', 6, int)
     private readonly FileStream _device;
     private readonly BootLog _log;
+    private readonly string _heartbeat;
     private readonly DateTime _bootedAt = DateTime.UtcNow;
     private bool _starving;
 
-    private HardwareWatchdog(FileStream device, BootLog log)
+    private HardwareWatchdog(FileStream device, BootLog log, string heartbeat)
     {
         _device = device;
         _log = log;
+        _heartbeat = heartbeat;
     }
+
+    /// <summary>How often the heartbeat is looked at (and the watchdog petted).</summary>
+    public TimeSpan CheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How many times the heartbeat has been looked at.</summary>
+    public int Checks => Volatile.Read(ref _checks);
+
+    private int _checks;
 
     /// <summary>The hardware resets this long after the last pet.</summary>
     public static TimeSpan Timeout { get; } = TimeSpan.FromSeconds(60);
@@ -29,7 +39,7 @@ internal sealed class HardwareWatchdog : IDisposable
     /// <summary>Before the agent's first heartbeat, the device is trusted for this long after boot.</summary>
     public static TimeSpan BootGrace { get; } = TimeSpan.FromMinutes(10);
 
-    public static HardwareWatchdog? Open(BootLog log, string path = "/dev/watchdog")
+    public static HardwareWatchdog? Open(BootLog log, string path = "/dev/watchdog", string heartbeat = HeartbeatPath)
     {
         if (!File.Exists(path))
         {
@@ -43,7 +53,7 @@ internal sealed class HardwareWatchdog : IDisposable
             if (Native.Ioctl((int)device.SafeFileHandle.DangerousGetHandle(), SetTimeout, ref seconds) != 0)
                 log.Say("watchdog: the driver refused a 60 s timeout; using its default");
             log.Say($"watchdog: {path} armed, timeout {seconds} s, petted while the agent's heartbeat is under {HeartbeatLimit.TotalSeconds:0} s old");
-            return new HardwareWatchdog(device, log);
+            return new HardwareWatchdog(device, log, heartbeat);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -55,12 +65,13 @@ internal sealed class HardwareWatchdog : IDisposable
     /// <summary>Pets every few seconds while the agent is healthy, until cancelled.</summary>
     public async Task RunAsync(CancellationToken stopping)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5));
+        using var timer = new PeriodicTimer(CheckInterval);
         try
         {
             do
             {
                 if (AgentIsHealthy(DateTime.UtcNow)) Pet();
+                Interlocked.Increment(ref _checks);
             }
             while (await timer.WaitForNextTickAsync(stopping));
         }
@@ -71,7 +82,7 @@ internal sealed class HardwareWatchdog : IDisposable
 
     private bool AgentIsHealthy(DateTime now)
     {
-        var beat = File.Exists(HeartbeatPath) ? File.GetLastWriteTimeUtc(HeartbeatPath) : (DateTime?)null;
+        var beat = File.Exists(_heartbeat) ? File.GetLastWriteTimeUtc(_heartbeat) : (DateTime?)null;
         var healthy = beat is { } last ? now - last < HeartbeatLimit : now - _bootedAt < BootGrace;
         if (!healthy && !_starving)
             _log.Say(beat is null

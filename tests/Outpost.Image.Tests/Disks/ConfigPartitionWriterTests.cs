@@ -22,8 +22,8 @@ public sealed class ConfigPartitionWriterTests : IDisposable
         await File.WriteAllBytesAsync(_temp.Combine("imga.bin"), imga);
         var sizes = new DiskSizes();
         var parts = LiveLayout.Partitions(sizes, espPath: null!, _temp.Combine("imga.bin"), configPath: null!, slotBytes: PartitionPlan.MiB)
-            .Select(p => p.Number == EvePartitions.ImgaNumber ? p : p with { ContentPath = null })
-            .Where(p => withConfig || p.Number != EvePartitions.ConfigNumber)
+            .Select(p => p.Spec.Number == EvePartitions.ImgaNumber ? p : p with { ContentPath = null })
+            .Where(p => withConfig || p.Spec.Number != EvePartitions.ConfigNumber)
             .ToList();
         await RawDiskWriter.WriteAsync(DiskPath, parts, CancellationToken.None);
         return imga;
