@@ -30,13 +30,14 @@ internal static partial class OrphanReaper
     /// <summary>Starts a process the reaper must leave to .NET.</summary>
     public static Process Start(Process process)
     {
+        // Subscribed before the start, so even a child that ends at once is forgotten and its pid never shields a later orphan.
+        process.Exited += (_, _) => Forget(process);
+        process.EnableRaisingEvents = true;
         lock (Gate)
         {
             process.Start();
             Ours.Add(process.Id);
         }
-        process.Exited += (_, _) => Forget(process);
-        process.EnableRaisingEvents = true;
         return process;
     }
 
