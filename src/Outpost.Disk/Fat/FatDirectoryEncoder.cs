@@ -29,6 +29,21 @@ internal static class FatDirectoryEncoder
         BinaryPrimitives.WriteUInt32LittleEndian(entry[28..], size);
     }
 
+    /// <summary>
+    /// Points an existing short entry at new content: first cluster, size, and the modification and access stamps.
+    /// Name, attributes and creation stamp stay.
+    /// </summary>
+    public static void Retarget(Span<byte> entry, uint cluster, uint size, DateTime timestamp)
+    {
+        var (date, time) = ToDos(timestamp);
+        BinaryPrimitives.WriteUInt16LittleEndian(entry[18..], date);  // last access
+        BinaryPrimitives.WriteUInt16LittleEndian(entry[20..], (ushort)(cluster >> 16));
+        BinaryPrimitives.WriteUInt16LittleEndian(entry[22..], time);  // modification
+        BinaryPrimitives.WriteUInt16LittleEndian(entry[24..], date);
+        BinaryPrimitives.WriteUInt16LittleEndian(entry[26..], (ushort)cluster);
+        BinaryPrimitives.WriteUInt32LittleEndian(entry[28..], size);
+    }
+
     /// <summary>Writes the long-name entries for <paramref name="name"/>, last fragment first as VFAT requires.</summary>
     public static void WriteLong(Span<byte> entries, string name, byte checksum)
     {

@@ -95,12 +95,7 @@ internal sealed record FatGeometry(
         // Size the FAT for the upper bound of clusters; the real count is then a little smaller,
         // which leaves a few unused FAT entries (allowed, and what mkfs.fat does too).
         long estimate = available / sectorsPerCluster + 2;
-        long fatBytes = type switch
-        {
-            FatType.Fat12 => (estimate * 3 + 1) / 2,
-            FatType.Fat16 => estimate * 2,
-            _ => estimate * 4,
-        };
+        long fatBytes = FatTable.BytesFor(type, estimate);
         int fatSectors = (int)((fatBytes + SectorSize - 1) / SectorSize);
         long clusters = Math.Max(0, (available - FatCount * (long)fatSectors) / sectorsPerCluster);
         return new FatGeometry(type, sectors, sectorsPerCluster, reserved, fatSectors, rootEntries, clusters);

@@ -3,11 +3,35 @@ using System.Buffers.Binary;
 namespace Outpost.Disk.Fat;
 
 /// <summary>The file allocation table in memory, packed for FAT12, FAT16 or FAT32.</summary>
-internal sealed class FatTable(FatGeometry geometry)
+internal sealed class FatTable
 {
-    public byte[] Bytes { get; } = CreateWithReservedEntries(geometry);
+    private readonly FatType _type;
 
-    public uint EndOfChain => geometry.Type switch
+    /// <summary>A new, empty table for a volume being built.</summary>
+    public FatTable(FatGeometry geometry) : this(geometry.Type, CreateWithReservedEntries(geometry))
+    {
+    }
+
+    private FatTable(FatType type, byte[] bytes)
+    {
+        _type = type;
+        Bytes = bytes;
+    }
+
+    /// <summary>Wraps the bytes of an existing table (read from a volume); the caller keeps cluster numbers in range.</summary>
+    public static FatTable Wrap(FatType type, byte[] bytes) => new(type, bytes);
+
+    /// <summary>Bytes needed to hold entries 0 to <paramref name="entries"/> - 1.</summary>
+    public static long BytesFor(FatType type, long entries) => type switch
+    {
+        FatType.Fat12 => (entries * 3 + 1) / 2,
+        FatType.Fat16 => entries * 2,
+        _ => entries * 4,
+    };
+
+    public byte[] Bytes { get; }
+
+    public uint EndOfChain => _type switch
     {
         FatType.Fat12 => 0xFFF,
         FatType.Fat16 => 0xFFFF,
@@ -24,9 +48,31 @@ internal sealed class FatTable(FatGeometry geometry)
         }
     }
 
+    /// <summary>Where the entry of <paramref name="cluster"/> lies in <see cref="Bytes"/> (a FAT12 entry shares its bytes with a neighbour).</summary>
+    public (int Offset, int Count) Location(uint cluster) => _type switch
+    {
+        FatType.Fat12 => ((int)(cluster + cluster / 2), 2),
+        FatType.Fat16 => ((int)cluster * 2, 2),
+        _ => ((int)cluster * 4, 4),
+    };
+
+    public uint Get(uint cluster)
+    {
+        switch (_type)
+        {
+            case FatType.Fat12:
+                ushort pair = BinaryPrimitives.ReadUInt16LittleEndian(Bytes.AsSpan((int)(cluster + cluster / 2)));
+                return (cluster & 1) == 0 ? (uint)(pair & 0xFFF) : (uint)(pair >> 4);
+            case FatType.Fat16:
+                return BinaryPrimitives.ReadUInt16LittleEndian(Bytes.AsSpan((int)cluster * 2));
+            default:
+                return BinaryPrimitives.ReadUInt32LittleEndian(Bytes.AsSpan((int)cluster * 4)) & 0x0FFFFFFF;
+        }
+    }
+
     public void Set(uint cluster, uint value)
     {
-        switch (geometry.Type)
+        switch (_type)
         {
             case FatType.Fat12:
                 int offset = (int)(cluster + cluster / 2);
@@ -40,7 +86,10 @@ internal sealed class FatTable(FatGeometry geometry)
                 BinaryPrimitives.WriteUInt16LittleEndian(Bytes.AsSpan((int)cluster * 2), (ushort)value);
                 break;
             default:
-                BinaryPrimitives.WriteUInt32LittleEndian(Bytes.AsSpan((int)cluster * 4), value & 0x0FFFFFFF);
+                // The top 4 bits of a FAT32 entry are reserved: keep what is there.
+                var entry = Bytes.AsSpan((int)cluster * 4);
+                uint reserved = BinaryPrimitives.ReadUInt32LittleEndian(entry) & 0xF0000000;
+                BinaryPrimitives.WriteUInt32LittleEndian(entry, reserved | (value & 0x0FFFFFFF));
                 break;
         }
     }

@@ -48,14 +48,25 @@ public static class GptDisk
     /// that GRUB and <see cref="Read"/> accept.
     /// </summary>
     /// <exception cref="GptFormatException">No valid GPT, or no partition with that number.</exception>
-    public static GptLayout UpdateAttributes(Stream disk, int partitionNumber, ulong attributes)
+    public static GptLayout UpdateAttributes(Stream disk, int partitionNumber, ulong attributes) =>
+        UpdateAttributes(disk, new Dictionary<int, ulong> { [partitionNumber] = attributes });
+
+    /// <summary>
+    /// Sets the attributes of several partitions in one table rewrite, so they change together: an A/B commit
+    /// (current → active, other → unused) is never seen half done, whatever point a power cut hits.
+    /// </summary>
+    /// <exception cref="GptFormatException">No valid GPT, or a partition number that does not exist.</exception>
+    public static GptLayout UpdateAttributes(Stream disk, IReadOnlyDictionary<int, ulong> attributesByNumber)
     {
         var layout = Read(disk);
-        var partition = layout.Find(partitionNumber)
-            ?? throw new GptFormatException($"Partition {partitionNumber} does not exist on this disk; existing numbers: {string.Join(", ", layout.Partitions.Select(p => p.Number))}.");
+        foreach (var number in attributesByNumber.Keys)
+        {
+            if (layout.Find(number) is null)
+                throw new GptFormatException($"Partition {number} does not exist on this disk; existing numbers: {string.Join(", ", layout.Partitions.Select(p => p.Number))}.");
+        }
         var updated = layout with
         {
-            Partitions = layout.Partitions.Select(p => p == partition ? p with { Attributes = attributes } : p).ToList(),
+            Partitions = layout.Partitions.Select(p => attributesByNumber.TryGetValue(p.Number, out var a) ? p with { Attributes = a } : p).ToList(),
         };
         GptWriter.WriteTables(disk, updated);
         return updated;

@@ -1,3 +1,4 @@
+using Outpost.Disk.Boot;
 using Outpost.Disk.Fat;
 using Outpost.Disk.Gpt;
 
@@ -21,11 +22,10 @@ public static class EspContents
         root.AddDirectory("loader/entries");
         foreach (var slot in slots)
         {
-            var directory = $"EFI/outpost/{slot.PartitionName}";
-            root.AddFile($"{directory}/vmlinuz", slot.Kernel);
-            root.AddFile($"{directory}/initrd.img", slot.Initrd);
-            if (SystemdBootEntries.For(slot.PartitionName, slot.State, osVersion, $"/{directory}/vmlinuz", $"/{directory}/initrd.img", slot.Cmdline) is { } entry)
-                root.AddFile($"loader/entries/{entry.FileName}", System.Text.Encoding.UTF8.GetBytes(entry.Content));
+            root.AddFile(SystemdBootEntries.KernelPath(slot.PartitionName), slot.Kernel);
+            root.AddFile(SystemdBootEntries.InitrdPath(slot.PartitionName), slot.Initrd);
+            if (SystemdBootEntries.For(slot.PartitionName, slot.State, osVersion, slot.Cmdline) is { } entry)
+                root.AddFile($"{SystemdBootEntries.EntriesDirectory}/{entry.FileName}", System.Text.Encoding.UTF8.GetBytes(entry.Content));
         }
         return root;
     }

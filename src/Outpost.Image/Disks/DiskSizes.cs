@@ -7,7 +7,7 @@ namespace Outpost.Image.Disks;
 /// </summary>
 public sealed record DiskSizes
 {
-    public int EspMiB { get; init; } = 40;
+    public int EspMiB { get; init; } = 64;
     public int RootfsMiB { get; init; }
     public int ConfigMiB { get; init; } = 5;
     public int PersistMiB { get; init; } = 8;
