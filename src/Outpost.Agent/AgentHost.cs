@@ -119,6 +119,8 @@ public static partial class AgentHost
             AddAppSubsystems(services);
         }
 
+        // Off an Outpost disk (a laptop, a test without a disk image) it has nothing to look after.
+        services.AddHostedService<BaseOs.BaseOsService>();
         services.AddHostedService<ObjectStatusReporter>();
         services.AddHostedService<DeviceInfoReporter>();
         services.AddHostedService<MetricsReporter>();

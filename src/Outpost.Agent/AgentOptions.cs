@@ -42,6 +42,9 @@ public sealed record AgentOptions(string ConfigDir, string StateDir)
     /// <summary>How apps from the controller's config are fetched and run.</summary>
     public Apps.AppRuntimeOptions Apps { get; init; } = new();
 
+    /// <summary>A/B OS updates: where the boot disk is (found by itself on a device).</summary>
+    public BaseOs.BaseOsOptions BaseOs { get; init; } = new();
+
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>Where the device key lives; null means files in <see cref="StateDir"/> (a TPM store can come later).</summary>

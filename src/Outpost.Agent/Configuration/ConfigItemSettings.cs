@@ -21,12 +21,25 @@ public sealed record ConfigItemSettings(
     public const string ConfigIntervalKey = "timer.config.interval";
     public const string MetricIntervalKey = "timer.metric.interval";
     public const string DeviceInfoIntervalKey = "timer.deviceinfo.interval";
+    public const string TestWindowKey = "timer.test.baseimage.update";
+    public const string FallbackNoNetworkKey = "timer.update.fallback.no.network";
+    public const string ForceFallbackCounterKey = "force.fallback.counter";
+    /// <summary>Outpost's own: hold the commit of an update until the operator confirms it (Mender/EOS offer it; EVE does not).</summary>
+    public const string ManualCommitKey = "outpost.baseos.manual.commit";
+    /// <summary>Outpost's own: bumped by `outpost device commit` to confirm a held update.</summary>
+    public const string CommitCounterKey = "outpost.baseos.commit.counter";
 
     public static readonly IReadOnlyList<ConfigItemDefinition> Definitions =
     [
         new(ConfigIntervalKey, 60, 5, 86400),
         new(MetricIntervalKey, 60, 5, 86400),
         new(DeviceInfoIntervalKey, 600, 30, 86400),
+        // EVE's defaults and limits (docs/CONFIG-PROPERTIES.md).
+        new(TestWindowKey, 600, 30, 3600),
+        new(FallbackNoNetworkKey, 300, 60, 86400),
+        new(ForceFallbackCounterKey, 0, 0, uint.MaxValue),
+        new(ManualCommitKey, 0, 0, 1),
+        new(CommitCounterKey, 0, 0, uint.MaxValue),
     ];
 
     public static ConfigItemSettings Defaults { get; } = Parse([]);
@@ -36,6 +49,16 @@ public sealed record ConfigItemSettings(
     public TimeSpan MetricInterval => TimeSpan.FromSeconds(Values[MetricIntervalKey]);
 
     public TimeSpan DeviceInfoInterval => TimeSpan.FromSeconds(Values[DeviceInfoIntervalKey]);
+
+    public TimeSpan TestWindow => TimeSpan.FromSeconds(Values[TestWindowKey]);
+
+    public TimeSpan FallbackNoNetwork => TimeSpan.FromSeconds(Values[FallbackNoNetworkKey]);
+
+    public uint ForceFallbackCounter => (uint)Values[ForceFallbackCounterKey];
+
+    public bool ManualCommit => Values[ManualCommitKey] == 1;
+
+    public uint CommitCounter => (uint)Values[CommitCounterKey];
 
     public static ConfigItemSettings Parse(IEnumerable<KeyValuePair<string, string>> items)
     {
@@ -51,7 +74,9 @@ public sealed record ConfigItemSettings(
                 continue;
             }
 
-            if (!long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number)
+            // Booleans travel as "true"/"false", as EVE's bool items do.
+            var text = value.Trim().ToLowerInvariant() switch { "true" => "1", "false" => "0", var other => other };
+            if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number)
                 || number < definition.Minimum || number > definition.Maximum)
             {
                 accepted[key] = new ConfigItemReport(value,

@@ -16,11 +16,25 @@ public sealed record DeviceDesired(
     long ControllerEpoch,
     DateTimeOffset? ConfigTimestamp,
     DeviceOperation? Reboot,
-    DeviceOperation? Shutdown) : IKeyed
+    DeviceOperation? Shutdown,
+    BaseOsSpec? BaseOs = null) : IKeyed
 {
     public const string SingletonKey = "device";
 
     public string Key => SingletonKey;
+}
+
+/// <summary>
+/// EVE's BaseOS (EdgeDevConfig field 26): the OS version the device should run, the content tree that holds it,
+/// whether to activate it (false: download and verify only) and the retry counter for a failed version.
+/// </summary>
+public sealed record BaseOsSpec(string ContentTreeUuid, string Version, bool Activate, uint RetryCounter)
+{
+    public static BaseOsSpec? From(BaseOS? config) =>
+        // A content tree id that is not a UUID never reaches the content store (it would become a path there).
+        config is null || !Guid.TryParse(config.ContentTreeUuid, out _) || config.BaseOsVersion.Length is 0 or > 128
+            ? null
+            : new BaseOsSpec(DatastoreSpec.Canonical(config.ContentTreeUuid), config.BaseOsVersion, config.Activate, config.RetryUpdate?.Counter ?? 0);
 }
 
 /// <summary>The whole config cannot be used: it is for another device, or breaks a count bound.</summary>
@@ -71,7 +85,8 @@ public sealed record DesiredState(DeviceDesired Device, EdgeDevConfig Source)
             config.ControllerEpoch,
             config.ConfigTimestamp?.ToDateTimeOffset(),
             config.Reboot is { } reboot ? new DeviceOperation(reboot.Counter) : null,
-            config.Shutdown is { } shutdown ? new DeviceOperation(shutdown.Counter) : null);
+            config.Shutdown is { } shutdown ? new DeviceOperation(shutdown.Counter) : null,
+            BaseOsSpec.From(config.Baseos));
         return new DesiredState(device, config)
         {
             Datastores = ByKey(config.Datastores.Where(d => Accepted(ConfigObjectKind.Datastore, d.Id)).Select(DatastoreSpec.From)),

@@ -68,13 +68,20 @@ public sealed partial class NodeService : SupervisedService
     protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         var desired = _bus.Topic<DeviceDesired>();
-        using var watch = StateBus.Watch(desired);
+        var requests = _bus.Topic<BaseOs.RebootRequest>();
+        using var watch = StateBus.Watch(desired, requests);
         while (true)
         {
             if (desired.Get(DeviceDesired.SingletonKey) is { } device)
             {
                 MarkOnline();
                 await ActAsync(device, stoppingToken).ConfigureAwait(false);
+            }
+
+            // Another subsystem's reboot (BaseOs: an update to boot, a fallback to take), done the same careful way.
+            if (requests.Get(BaseOs.RebootRequest.SingletonKey) is { } request && _status.State != ZDeviceState.Rebooting)
+            {
+                await RebootAsync(request.Text, stoppingToken, request.Reason).ConfigureAwait(false);
             }
 
             await watch.WaitAsync(TimeSpan.FromMinutes(1), Time, stoppingToken).ConfigureAwait(false);
@@ -121,12 +128,12 @@ public sealed partial class NodeService : SupervisedService
         return (wanted.Counter, seen != wanted.Counter);
     }
 
-    private async Task RebootAsync(string reason, CancellationToken cancellationToken)
+    private async Task RebootAsync(string reason, CancellationToken cancellationToken, BootReason why = BootReason.RebootCmd)
     {
         LogRebooting(_logger, reason);
         Publish(_status with { State = ZDeviceState.Rebooting });
         await HaltAppsAsync(reason, cancellationToken).ConfigureAwait(false);
-        Write("reboot-reason.json", new RebootReason(BootReason.RebootCmd, reason, Time.GetUtcNow()), NodeJson.Default.RebootReason);
+        Write("reboot-reason.json", new RebootReason(why, reason, Time.GetUtcNow()), NodeJson.Default.RebootReason);
         await ReportAsync(cancellationToken).ConfigureAwait(false);
         await _power.RebootAsync(reason, cancellationToken).ConfigureAwait(false);
     }

@@ -25,7 +25,7 @@ public sealed partial class DeviceInfoCollector(
     /// The device report without a timestamp: callers compare its bytes to decide whether anything changed,
     /// then stamp it with <see cref="Stamp"/>.
     /// </summary>
-    public ZInfoMsg Collect(string deviceUuid, ConfigItemSettings settings, NodeStatus? node, StorageCondition? storage)
+    public ZInfoMsg Collect(string deviceUuid, ConfigItemSettings settings, NodeStatus? node, StorageCondition? storage, BaseOs.OsUpdateStatus? update = null)
     {
         var memory = ProcMeminfo.Read(_roots.Proc);
         var disk = FileSystemUsage.Of(stateDirectory);
@@ -81,7 +81,7 @@ public sealed partial class DeviceInfoCollector(
             Total = disk.TotalBytes / (1024 * 1024),
             StorageLocation = true,
         });
-        device.SwList.Add(SoftwareList.For(host, agentVersion, ReadSlots()));
+        device.SwList.Add(SoftwareList.For(host, agentVersion, ReadSlots(), update));
         // ZInfoDevice has no field for the time of the last config; it is sent as deviceMetric.last_received_config.
         return new ZInfoMsg { Ztype = ZInfoTypes.ZiDevice, DevId = deviceUuid, Dinfo = device };
     }

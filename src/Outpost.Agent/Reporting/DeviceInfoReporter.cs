@@ -39,7 +39,8 @@ public sealed partial class DeviceInfoReporter(
             var desired = bus.Topic<DeviceDesired>();
             var node = bus.Topic<NodeStatus>();
             var condition = bus.Topic<StorageCondition>();
-            using var watch = StateBus.Watch(desired, node, condition);
+            var update = bus.Topic<BaseOs.OsUpdateStatus>();
+            using var watch = StateBus.Watch(desired, node, condition, update);
             while (true)
             {
                 var settings = desired.Get(DeviceDesired.SingletonKey)?.Settings ?? ConfigItemSettings.Defaults;
@@ -62,7 +63,7 @@ public sealed partial class DeviceInfoReporter(
                             }
                         }
 
-                        var info = collector.Collect(uuid, settings, node.Get(NodeStatus.SingletonKey), storageNow);
+                        var info = collector.Collect(uuid, settings, node.Get(NodeStatus.SingletonKey), storageNow, update.Get(BaseOs.OsUpdateStatus.SingletonKey));
                         var due = Time.GetUtcNow() - _acceptedAt >= settings.DeviceInfoInterval;
                         if (channel.Offer(OutboxKey, info, force: due && !channel.IsQueued(OutboxKey)))
                         {

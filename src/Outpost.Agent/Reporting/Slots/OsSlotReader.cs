@@ -70,6 +70,19 @@ public static class OsSlotReader
         return new OsSlots(slots, problem);
     }
 
+    /// <summary>The whole disk (<c>DEV/vda</c>) holding the booted partition, or null when sysfs does not list it.</summary>
+    public static string? BootDiskPath(HostRoots roots, string bootLabel)
+    {
+        try
+        {
+            return Booted(BlockPartitions.List(roots.Sys), bootLabel, roots.Proc) is { } booted ? Path.Combine(roots.Dev, booted.Disk) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     private static OsSlots OnlyBooted(string bootLabel, string? device, string problem) =>
         new([new OsSlot(bootLabel, device, null, Booted: true)], problem);
 

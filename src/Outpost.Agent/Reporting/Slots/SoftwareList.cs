@@ -10,10 +10,17 @@ namespace Outpost.Agent.Reporting.Slots;
 public static class SoftwareList
 {
     /// <param name="slots">The disk's slots, or null on a host that did not boot from an Outpost disk.</param>
-    public static IReadOnlyList<ZInfoDevSW> For(HostFacts host, string agentVersion, OsSlots? slots)
+    /// <param name="update">What the BaseOs subsystem knows of each slot (versions, download, probation, errors); it wins where it speaks.</param>
+    public static IReadOnlyList<ZInfoDevSW> For(HostFacts host, string agentVersion, OsSlots? slots, BaseOs.OsUpdateStatus? update = null)
     {
         var version = host.RunningVersion(agentVersion);
         var longVersion = $"outpost-agent {agentVersion} on {host.OperatingSystem}, Linux kernel {host.KernelRelease}";
+        if (slots is null && update is { Slots.Count: > 0 })
+        {
+            // BaseOs was given its disk and boot slot (BaseOsOptions) on a host whose facts name none: its slots are the device's.
+            slots = new OsSlots(update.Slots.Select((s, i) => new OsSlot(s.Label, null, null, Booted: i == 0)).ToList(), null);
+        }
+
         if (slots is null)
         {
             // A development host or container: no IMGA/IMGB to name, one entry for what runs.
@@ -39,6 +46,23 @@ public static class SoftwareList
                 ShortVersion = slot.Booted ? version : "",
                 LongVersion = slot.Booted ? longVersion : "",
             };
+            if (update?.For(slot.Label) is { } report)
+            {
+                entry.ShortVersion = report.Version.Length > 0 ? report.Version : entry.ShortVersion;
+                entry.Status = report.Status;
+                entry.UserStatus = report.UserStatus;
+                entry.SubStatus = report.SubStatus;
+                entry.SubStatusStr = report.SubStatusText;
+                entry.SubStatusProgress = report.SubStatusProgress;
+                entry.DownloadProgress = report.DownloadProgress;
+                if (report.Error is { } error)
+                {
+                    entry.SwErr = new ErrorInfo { Description = error };
+                }
+
+                return entry;
+            }
+
             entry.Status = entry.ShortVersion.Length > 0 ? ZSwState.Installed : ZSwState.Initial;
             ApplyUserStatus(entry);
             return entry;

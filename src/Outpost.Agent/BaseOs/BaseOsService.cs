@@ -1,0 +1,414 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Org.Lfedge.Eve.Info;
+using Outpost.Agent.Bus;
+using Outpost.Agent.Configuration;
+using Outpost.Agent.Content;
+using Outpost.Agent.Hosting;
+using Outpost.Agent.Node;
+using Outpost.Agent.Persistence;
+using Outpost.Agent.Reporting;
+using Outpost.Agent.Reporting.Slots;
+using Outpost.Agent.Uplink;
+using Outpost.Disk;
+using Outpost.Disk.Gpt;
+using Outpost.Disk.Slots;
+
+namespace Outpost.Agent.BaseOs;
+
+/// <summary>
+/// The BaseOs subsystem: EVE's baseosmgr + the update half of nodeagent, level-triggered. Each pass reads the GPT
+/// (the truth about both slots) and moves one step: take in what the boot loader did (once per boot); on probation,
+/// run the test window and commit, or reboot into the old slot when the controller stays away; otherwise, when the
+/// config names another version, wait for the content subsystem to load it, verify it, install it into the other
+/// slot (<see cref="SlotInstaller"/>) and ask for a reboot. A version that failed its window is not tried again
+/// until the controller bumps the retry counter. Files: STATE/baseos/state.json.
+/// </summary>
+public sealed partial class BaseOsService : ReconcilingService
+{
+    private readonly StateBus _bus;
+    private readonly OsImageSource _images;
+    private readonly UplinkStatistics _uplink;
+    private readonly AgentHealth _health;
+    private readonly BaseOsOptions _options;
+    private readonly string _runningVersion;
+    private readonly string _statePath;
+    private readonly ILogger _logger;
+    private readonly DateTimeOffset _bootedAt;
+    private BaseOsRecord _record;
+    private bool _bootReconciled;
+    private string? _installError;
+    private DateTimeOffset? _windowStart;
+    private bool _rebootAsked;
+
+    public BaseOsService(StateBus bus, ContentStore store, UplinkStatistics uplink, AgentOptions options, HostFacts host, AgentHealth health, ILogger<BaseOsService> logger)
+        : base(health, options.TimeProvider, logger)
+    {
+        _bus = bus;
+        _uplink = uplink;
+        _health = health;
+        _options = options.BaseOs;
+        _logger = logger;
+        _runningVersion = host.RunningVersion(options.AgentVersion);
+        _images = new OsImageSource(store, options.ConfigDir);
+        _statePath = Path.Combine(options.StateDir, "baseos", "state.json");
+        _record = ReadRecord();
+        _bootedAt = options.TimeProvider.GetUtcNow();
+        BootLabel = _options.BootLabel ?? host.BootPartitionLabel;
+    }
+
+    /// <summary>Null off an Outpost disk: there is nothing to update, and the subsystem only reports.</summary>
+    private string? BootLabel { get; }
+
+    protected override IReadOnlyList<ITopic> Watched => [_bus.Topic<DeviceDesired>(), _bus.Topic<ContentStatus>(), _bus.Topic<NodeStatus>()];
+
+    protected override TimeSpan PollInterval => _options.PollInterval;
+
+    private string Cmdline => EntryOptions(_options.Cmdline ?? TryRead("/proc/cmdline"));
+
+    protected override async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        if (BootLabel is not { } booted || OpenDisk() is not { } disk)
+            return;
+        using var _ = disk;
+        var slots = AbSlots.Open(disk);
+        var other = AbSlots.OtherOf(booted);
+        RememberRunning(booted);
+
+        if (!_bootReconciled)
+        {
+            var state = slots.ReconcileAfterBoot(booted, Cmdline, VersionOf);
+            _bootReconciled = true;
+            LogBootState(_logger, booted, state.ToString(), other, slots.State(other).ToString());
+            NoteFallback(slots, booted, other);
+        }
+
+        var desired = _bus.Topic<DeviceDesired>().Get(DeviceDesired.SingletonKey);
+        var spec = desired?.BaseOs;
+        var settings = desired?.Settings ?? ConfigItemSettings.Defaults;
+        var current = slots.State(booted);
+
+        if (current == PartitionState.InProgress)
+        {
+            Probation(slots, booted, other, settings);
+        }
+        else if (current == PartitionState.Active && desired is not null)
+        {
+            if (ForcedFallback(slots, other, settings))
+                return;
+            await TowardsDesiredAsync(slots, booted, other, spec, cancellationToken).ConfigureAwait(false);
+        }
+
+        Publish(slots, booted, other, spec, settings);
+    }
+
+    /// <summary>EVE's test window: starts when the controller is first reached in this boot; commit at its end.</summary>
+    private void Probation(AbSlots slots, string booted, string other, ConfigItemSettings settings)
+    {
+        var now = Time.GetUtcNow();
+        var lastContact = LastControllerContact();
+        if (lastContact is { } contact && contact >= _bootedAt)
+            _windowStart ??= contact;
+
+        // A local update (EOS's os-update) has no controller to reach: the window is the agent being up and healthy.
+        if (_record.Local)
+            _windowStart ??= _bootedAt;
+        var sinceContact = now - (lastContact is { } c && c >= _bootedAt ? c : _bootedAt);
+        if (!_record.Local && sinceContact >= settings.FallbackNoNetwork)
+        {
+            AskReboot(BootReason.Fallback, $"No contact with the controller for {sinceContact.TotalSeconds:0} s while {VersionOf(booted)} was on probation: falling back to {VersionOf(other)}");
+            return;
+        }
+
+        if (_health.Crashes.Count > 0)
+        {
+            AskReboot(BootReason.Fallback, $"Agent subsystems crashed while {VersionOf(booted)} was on probation ({string.Join(", ", _health.Crashes.Keys)}): falling back");
+            return;
+        }
+
+        if (_windowStart is not { } start || now - start < settings.TestWindow)
+            return;
+
+        if (settings.ManualCommit && !CommitConfirmed(settings))
+            return;
+
+        slots.Commit(booted, VersionOf(booted), Cmdline);
+        var version = VersionOf(booted);
+        Save(_record with { Pending = null, Failed = null, Local = false, LastOutcome = $"Updated to {version}: it passed its {settings.TestWindow.TotalSeconds:0} s test window and was committed", CommitCounterSeen = settings.CommitCounter });
+        LogCommitted(_logger, version, booted);
+    }
+
+    private bool CommitConfirmed(ConfigItemSettings settings)
+    {
+        if (_record.CommitCounterSeen is not { } seen)
+        {
+            Save(_record with { CommitCounterSeen = settings.CommitCounter });
+            return false;
+        }
+
+        return seen != settings.CommitCounter;
+    }
+
+    /// <summary>force.fallback.counter: a change boots the previous version again, on probation like any update.</summary>
+    private bool ForcedFallback(AbSlots slots, string other, ConfigItemSettings settings)
+    {
+        var counter = settings.ForceFallbackCounter;
+        if (_record.ForceFallbackSeen is not { } seen)
+        {
+            Save(_record with { ForceFallbackSeen = counter });
+            return false;
+        }
+
+        if (seen == counter)
+            return false;
+        Save(_record with { ForceFallbackSeen = counter });
+        if (slots.State(other) != PartitionState.Unused || !_record.Slots.ContainsKey(other) || slots.Payload(other) is null)
+        {
+            LogForcedFallbackImpossible(_logger, other);
+            return false;
+        }
+
+        slots.MarkUpdating(other, VersionOf(other), Cmdline);
+        Save(_record with { Pending = VersionOf(other), LastOutcome = $"Rolling back to {VersionOf(other)} (force.fallback.counter {counter})" });
+        AskReboot(BootReason.Fallback, $"Forced fallback to {VersionOf(other)} (force.fallback.counter changed to {counter})");
+        return true;
+    }
+
+    private async Task TowardsDesiredAsync(AbSlots slots, string booted, string other, BaseOsSpec? spec, CancellationToken cancellationToken)
+    {
+        var otherState = slots.State(other);
+        if (spec is null || spec.Version == _runningVersion)
+        {
+            // Deleting the BaseOS config (or asking for what runs) while the other slot waits to boot: stale, so unused.
+            if (otherState == PartitionState.Updating)
+            {
+                slots.ResetToUnused(other);
+                Save(_record with { Pending = null, LastOutcome = "The pending update was cancelled: the controller no longer asks for it" });
+            }
+
+            _installError = null;
+            return;
+        }
+
+        if (_record.Failed is { } failed && failed.Version == spec.Version)
+        {
+            if (failed.RetryCounter == spec.RetryCounter)
+                return;
+            // The controller bumped the retry counter: try the same version again (the image is usually still there).
+            Save(_record with { Failed = null });
+            if (otherState == PartitionState.InProgress && _record.Slots.GetValueOrDefault(other)?.Version == spec.Version)
+            {
+                slots.MarkUpdating(other, spec.Version, Cmdline);
+                Save(_record with { Pending = spec.Version });
+                AskReboot(BootReason.Update, $"Retrying the update to {spec.Version} (retry counter {spec.RetryCounter})");
+                return;
+            }
+        }
+
+        if (otherState == PartitionState.Updating && _record.Slots.GetValueOrDefault(other)?.Version == spec.Version)
+        {
+            AskReboot(BootReason.Update, $"Rebooting into {spec.Version} on {other}");
+            return;
+        }
+
+        if (!spec.Activate)
+            return;
+        if (_bus.Topic<ContentStatus>().Get(spec.ContentTreeUuid) is not { IsLoaded: true, ImageName: { } imageName })
+            return;
+
+        try
+        {
+            var image = await _images.OpenAsync(imageName, spec.Version, Cmdline, cancellationToken).ConfigureAwait(false);
+            Save(_record with { Pending = spec.Version });
+            _record.Slots.Remove(other);
+            LogInstalling(_logger, spec.Version, other, image.RootfsBytes);
+            var written = await SlotInstaller.InstallAsync(slots, booted, image.Image, null, cancellationToken).ConfigureAwait(false);
+            var slotsNow = new Dictionary<string, SlotContent>(_record.Slots, StringComparer.Ordinal) { [other] = new SlotContent(spec.Version, image.RootfsSha256) };
+            Save(_record with { Slots = slotsNow, LastOutcome = $"{spec.Version} written to {other} ({written.BytesWritten} bytes, read back and verified); rebooting into it" });
+            _installError = null;
+            AskReboot(BootReason.Update, $"Rebooting into {spec.Version} on {other}");
+        }
+        catch (Exception e) when (e is OsImageRefusedException or PartitionTooSmallException or PartitionVerificationException or SlotLayoutException or IOException)
+        {
+            _installError = e.Message;
+            Save(_record with { Pending = null, LastOutcome = $"The update to {spec.Version} failed: {e.Message}" });
+            LogInstallFailed(_logger, spec.Version, e.Message);
+        }
+    }
+
+    /// <summary>Booted the old slot while the other holds the pending version on probation: that update failed.</summary>
+    private void NoteFallback(AbSlots slots, string booted, string other)
+    {
+        if (slots.State(booted) != PartitionState.Active || slots.State(other) != PartitionState.InProgress)
+            return;
+        var version = VersionOf(other);
+        if (_record.Failed?.Version == version)
+            return;
+        var node = _bus.Topic<NodeStatus>().Get(NodeStatus.SingletonKey);
+        var why = node?.LastRebootReason is { Length: > 0 } reason ? reason : "unknown reboot reason - power failure or crash";
+        var retry = _bus.Topic<DeviceDesired>().Get(DeviceDesired.SingletonKey)?.BaseOs?.RetryCounter ?? 0;
+        Save(_record with
+        {
+            Pending = null,
+            Failed = new FailedUpdate(version, $"{version} on {other} did not pass its test window; the device fell back to {VersionOf(booted)} ({why})", retry),
+            LastOutcome = $"Fell back from {version} to {VersionOf(booted)}",
+        });
+        LogFellBack(_logger, version, VersionOf(booted), why);
+    }
+
+    private void Publish(AbSlots slots, string booted, string other, BaseOsSpec? spec, ConfigItemSettings settings)
+    {
+        var now = Time.GetUtcNow();
+        SlotReport Report(string label)
+        {
+            var state = slots.State(label);
+            var version = VersionOf(label);
+            var isBooted = label == booted;
+            var name = state.EveName;
+            if (name == "inprogress" && isBooted)
+            {
+                var left = _windowStart is { } start ? Math.Max(0, (settings.TestWindow - (now - start)).TotalSeconds) : settings.TestWindow.TotalSeconds;
+                var waiting = settings.ManualCommit && _windowStart is { } s && now - s >= settings.TestWindow;
+                return new SlotReport(label, version, ZSwState.Installed, BaseOsStatus.Updating,
+                    waiting ? BaseOsSubStatus.UpdateNeedTestConfirm : BaseOsSubStatus.UpdateTesting,
+                    waiting ? "Test window passed; waiting for `outpost device commit`" : _windowStart is null ? "Waiting to reach the controller to start the test window" : $"Testing: {left:0} s left",
+                    (uint)left);
+            }
+
+            if (name == "inprogress")
+                return new SlotReport(label, version, ZSwState.Installed, BaseOsStatus.Failed, Error: _record.Failed?.Version == version ? _record.Failed.Reason : $"{version} did not pass its test window");
+            if (name == "updating")
+                return new SlotReport(label, version, ZSwState.Installed, BaseOsStatus.Updating, BaseOsSubStatus.UpdateRebooting, $"Rebooting into {version}");
+            if (name == "active")
+                return new SlotReport(label, version, ZSwState.Installed, isBooted ? BaseOsStatus.Updated : BaseOsStatus.Fallback);
+
+            // Unused: the other slot may be where the wanted version is on its way.
+            if (!isBooted && spec is not null && spec.Version != _runningVersion)
+            {
+                if (_installError is { } error)
+                    return new SlotReport(label, spec.Version, ZSwState.Error, BaseOsStatus.Failed, Error: error);
+                if (_record.Failed is { } failed && failed.Version == spec.Version)
+                    return new SlotReport(label, spec.Version, ZSwState.Installed, BaseOsStatus.Failed, Error: failed.Reason + " Bump the retry counter (outpost device update --retry) to try it again.");
+                var content = _bus.Topic<ContentStatus>().Get(spec.ContentTreeUuid);
+                if (content is { Error: { } contentError })
+                    return new SlotReport(label, spec.Version, ZSwState.Error, BaseOsStatus.Failed, Error: contentError.Description);
+                if (content is { IsLoaded: true })
+                    return spec.Activate
+                        ? new SlotReport(label, spec.Version, ZSwState.Delivered, BaseOsStatus.Updating, BaseOsSubStatus.UpdateInitializing, $"Writing {spec.Version} to {label}", DownloadProgress: 100)
+                        : new SlotReport(label, spec.Version, ZSwState.Delivered, BaseOsStatus.DownloadDone, DownloadProgress: 100);
+                var progress = content?.ProgressPercentage ?? 0;
+                return new SlotReport(label, spec.Version, ZSwState.DownloadStarted, BaseOsStatus.Downloading, BaseOsSubStatus.DownloadInprogress,
+                    $"Downloading {spec.Version}: {progress} %", progress, progress);
+            }
+
+            return new SlotReport(label, isBooted ? version : "", ZSwState.Initial, BaseOsStatus.None);
+        }
+
+        _bus.Topic<OsUpdateStatus>().Publish(new OsUpdateStatus([Report(booted), Report(other)], _record.LastOutcome));
+    }
+
+    private void AskReboot(BootReason reason, string text)
+    {
+        if (_rebootAsked)
+            return;
+        _rebootAsked = true;
+        LogRebootAsked(_logger, text);
+        _bus.Topic<RebootRequest>().Publish(new RebootRequest(reason, text));
+    }
+
+    private DateTimeOffset? LastControllerContact() =>
+        _uplink.Urls.Values.Select(u => u.LastSuccess).Where(s => s is not null).Max();
+
+    private string VersionOf(string label) => label == BootLabel ? _runningVersion : _record.Slots.GetValueOrDefault(label)?.Version ?? "";
+
+    private void RememberRunning(string booted)
+    {
+        if (_record.Slots.GetValueOrDefault(booted)?.Version == _runningVersion)
+            return;
+        var slots = new Dictionary<string, SlotContent>(_record.Slots, StringComparer.Ordinal) { [booted] = new SlotContent(_runningVersion, _record.Slots.GetValueOrDefault(booted)?.RootfsSha256 ?? "") };
+        Save(_record with { Slots = slots });
+    }
+
+    private Stream? OpenDisk()
+    {
+        try
+        {
+            if (_options.OpenDisk is { } open)
+                return open();
+            return OsSlotReader.BootDiskPath(HostRoots.Host, BootLabel!) is { } path ? DiskStream.OpenReadWrite(path) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogDiskUnavailable(_logger, e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>The options a new boot entry carries: the running kernel's, without what the entry sets itself.</summary>
+    internal static string EntryOptions(string? cmdline) => string.Join(' ', (cmdline ?? "")
+        .Split([' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries)
+        .Where(a => !a.StartsWith("root=", StringComparison.Ordinal) && !a.StartsWith("initrd=", StringComparison.Ordinal) && !a.StartsWith("BOOT_IMAGE=", StringComparison.Ordinal)));
+
+    private static string? TryRead(string path)
+    {
+        try { return File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+
+    private BaseOsRecord ReadRecord()
+    {
+        try
+        {
+            return AtomicFile.TryRead(_statePath) is { } bytes ? JsonSerializer.Deserialize(bytes, BaseOsJson.Default.BaseOsRecord) ?? new() : new();
+        }
+        catch (Exception e) when (e is JsonException or IOException)
+        {
+            LogUnreadable(_logger, e.Message);
+            return new();
+        }
+    }
+
+    private void Save(BaseOsRecord record)
+    {
+        _record = record;
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(_statePath)!);
+            AtomicFile.Write(_statePath, JsonSerializer.SerializeToUtf8Bytes(record, BaseOsJson.Default.BaseOsRecord));
+        }
+        catch (Exception e) when (StorageHealth.IsStorageFailure(e) || e is UnauthorizedAccessException)
+        {
+            LogUnwritable(_logger, e.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "A/B slots after boot: {Booted} (running) {BootedState}, {Other} {OtherState}")]
+    private static partial void LogBootState(ILogger logger, string booted, string bootedState, string other, string otherState);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Committed {Version} on {Slot}: it is now the active slot")]
+    private static partial void LogCommitted(ILogger logger, string version, string slot);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "force.fallback.counter changed, but {Other} holds no previous version to go back to")]
+    private static partial void LogForcedFallbackImpossible(ILogger logger, string other);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Installing OS {Version} into {Slot} ({Bytes} bytes)")]
+    private static partial void LogInstalling(ILogger logger, string version, string slot, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The update to {Version} failed: {Reason}")]
+    private static partial void LogInstallFailed(ILogger logger, string version, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Update to {Version} failed; running {Running} again ({Why})")]
+    private static partial void LogFellBack(ILogger logger, string version, string running, string why);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Text}")]
+    private static partial void LogRebootAsked(ILogger logger, string text);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The boot disk cannot be opened: {Reason}")]
+    private static partial void LogDiskUnavailable(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ignoring unreadable BaseOs state: {Reason}")]
+    private static partial void LogUnreadable(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not write BaseOs state: {Reason}")]
+    private static partial void LogUnwritable(ILogger logger, string reason);
+}
