@@ -19,6 +19,7 @@ root.Subcommands.Add(DeviceCommand.Create());
 root.Subcommands.Add(AppCommand.Create());
 root.Subcommands.Add(AppCommand.CreateDatastore());
 root.Subcommands.Add(ImageCommand.Create());
+root.Subcommands.Add(OsCommand.Create());
 root.Subcommands.Add(LabCommand.Create());
 // On Ctrl-C or SIGTERM, System.CommandLine cancels the command's token and, by default, abandons it after 2 s. The
 // agent and the controller need longer to stop cleanly (an app's stop grace, a flush); their hosts bound their own

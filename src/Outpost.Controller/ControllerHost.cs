@@ -8,7 +8,9 @@ using Outpost.Controller.AdminApi;
 using Outpost.Controller.Apps;
 using Outpost.Controller.Configs;
 using Outpost.Controller.DeviceApi;
+using Outpost.Controller.OsImages;
 using Outpost.Controller.Pki;
+using Outpost.Controller.Registry;
 using Outpost.Controller.Storage;
 
 namespace Outpost.Controller;
@@ -116,6 +118,10 @@ public sealed class ControllerHost : IAsyncDisposable
         services.AddSingleton<LogFeed>();
         services.AddSingleton<AdminTokenFilter>();
         services.AddSingleton<AppService>();
+        services.AddSingleton<OsImageService>();
+        services.AddSingleton(new LayoutRegistry(Path.Combine(options.DataDirectory, RegistryEndpoints.LayoutFolder)));
+        services.AddSingleton(new LayoutRegistryWriter(Path.Combine(options.DataDirectory, RegistryEndpoints.LayoutFolder),
+            Path.Combine(options.DataDirectory, RegistryEndpoints.UploadsFolder)));
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.WriteIndented = false);
         services.AddOpenApi("admin");
 
@@ -124,7 +130,8 @@ public sealed class ControllerHost : IAsyncDisposable
         app.MapDeviceApi();
         app.MapAdminApi();
         app.MapAppApi();
-        Registry.RegistryEndpoints.MapRegistryApi(app);
+        app.MapOsApi();
+        app.MapRegistryApi();
         await app.StartAsync(ct);
 
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

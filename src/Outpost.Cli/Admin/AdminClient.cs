@@ -40,6 +40,8 @@ internal sealed class AdminClient : IDisposable
     public Task<JsonElement> PutRawJsonAsync(string path, string json, CancellationToken ct) =>
         SendAsync<JsonElement>(HttpMethod.Put, path, new StringContent(json, System.Text.Encoding.UTF8, "application/json"), ct);
 
+    public Task<T> SendJsonAsync<T>(HttpMethod method, string path, object body, CancellationToken ct) => SendAsync<T>(method, path, JsonContent.Create(body), ct);
+
     public Task PutAsync(string path, object body, CancellationToken ct) => SendAsync<JsonElement?>(HttpMethod.Put, path, JsonContent.Create(body), ct);
 
     public Task DeleteAsync(string path, CancellationToken ct) => SendAsync<JsonElement?>(HttpMethod.Delete, path, null, ct);

@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Outpost.Api.Certificates;
+using Outpost.Api.OsImages;
+using Outpost.Cli.Commands;
 using Outpost.Controller.AdminApi;
 using Outpost.Controller.Pki;
 
@@ -16,9 +18,15 @@ internal static class OnboardingBundle
     /// Returns the registered certificate and the folder's <c>server</c> text: <paramref name="server"/> (HOST or
     /// HOST:PORT) when given, else the controller's first advertised name, else its listen address.
     /// </summary>
+    /// <param name="osSigningKeyPem">The public key OS images must be signed with, written as os-signing.pem; null writes none.</param>
     public static async Task<(OnboardingView View, string Server)> CreateAsync(AdminClient admin, IReadOnlyList<string> serials, string name,
-        string configDirectory, string? server, CancellationToken ct)
+        string configDirectory, string? server, CancellationToken ct, string? osSigningKeyPem = null)
     {
+        if (osSigningKeyPem is not null)
+        {
+            CheckOsSigningKey(osSigningKeyPem);
+        }
+
         var identity = await admin.GetAsync<ControllerIdentity>("api/admin/controller", ct);
         // Checked before anything is registered, so a typo leaves no orphan onboarding certificate behind.
         var serverText = server is not null
@@ -44,7 +52,48 @@ internal static class OnboardingBundle
             Write(configDirectory, "soft_serial", serials[0] + "\n", secret: false);
         }
 
+        if (osSigningKeyPem is not null)
+        {
+            WriteOsSigningKey(configDirectory, osSigningKeyPem);
+        }
+
         return (view, serverText);
+    }
+
+    /// <summary>Puts the OS signing public key into a config folder as <see cref="OsImageArtifact.TrustedKeyFile"/>; false when it was there already.</summary>
+    public static bool WriteOsSigningKey(string configDirectory, string publicKeyPem)
+    {
+        CheckOsSigningKey(publicKeyPem);
+        var path = Path.Combine(configDirectory, OsImageArtifact.TrustedKeyFile);
+        if (File.Exists(path) && File.ReadAllText(path) == publicKeyPem)
+        {
+            return false;
+        }
+
+        Directory.CreateDirectory(configDirectory);
+        Write(configDirectory, OsImageArtifact.TrustedKeyFile, publicKeyPem, secret: false);
+        return true;
+    }
+
+    /// <summary>A public key devices can check OS images with; a private key is refused (it must not travel to devices).</summary>
+    private static void CheckOsSigningKey(string pem)
+    {
+        if (pem.Contains("PRIVATE KEY", StringComparison.Ordinal))
+        {
+            throw new CliException("--os-signing-key must be the public key (KEY.pub.pem from `outpost image keygen`), not the private key: devices only verify.");
+        }
+
+        try
+        {
+            if (OsImageSigner.LoadTrustedKeys(pem).Count == 0)
+            {
+                throw new CliException("--os-signing-key holds no PEM public key (-----BEGIN PUBLIC KEY-----); give KEY.pub.pem from `outpost image keygen`.");
+            }
+        }
+        catch (OsImageSignatureException e)
+        {
+            throw new CliException(e.Message);
+        }
     }
 
     private static void Write(string directory, string name, string text, bool secret)

@@ -2,11 +2,12 @@ using System.CommandLine;
 using System.Text.Json;
 using Outpost.Cli.Admin;
 using Outpost.Controller.AdminApi;
+using Outpost.Controller.OsImages;
 using Spectre.Console;
 
 namespace Outpost.Cli.Commands;
 
-/// <summary>`outpost device list|show|delete|reboot|shutdown|config|logs|metrics`.</summary>
+/// <summary>`outpost device list|show|delete|reboot|shutdown|update|rollback|commit|config|logs|metrics`.</summary>
 internal static class DeviceCommand
 {
     private static readonly JsonSerializerOptions Indented = new(JsonSerializerOptions.Web) { WriteIndented = true };
@@ -56,6 +57,26 @@ internal static class DeviceCommand
             }));
         }
 
+        command.Subcommands.Add(CreateUpdateCommand(device));
+        command.Subcommands.Add(Admin("rollback", "Boot the device back into its other (previous) OS slot: bumps config item force.fallback.counter (EVE's forced fallback).",
+            [device], async (admin, parse, ct) =>
+            {
+                var view = await admin.PostAsync<OsCounterView>($"{OsPath(parse, device)}/rollback", new { }, ct);
+                Console.WriteLine($"Rollback requested ({view.Name} {view.Counter}); the device acts at its next config poll.");
+                if (view.Note is { } note)
+                {
+                    Console.WriteLine(note);
+                }
+
+                return 0;
+            }));
+        command.Subcommands.Add(Admin("commit", "Commit an OS update held for a manual commit (--manual-commit): bumps config item outpost.baseos.commit.counter.",
+            [device], async (admin, parse, ct) =>
+            {
+                var view = await admin.PostAsync<OsCounterView>($"{OsPath(parse, device)}/commit", new { }, ct);
+                Console.WriteLine(view.Note ?? $"Commit requested ({view.Name} {view.Counter}); the device commits its update at its next config poll once the test window has passed.");
+                return 0;
+            }));
         command.Subcommands.Add(CreateConfigCommand(device));
 
         var follow = new Option<bool>("--follow", "-f") { Description = "Keep printing new lines as they arrive." };
@@ -154,6 +175,58 @@ internal static class DeviceCommand
         return config;
     }
 
+    /// <summary>`outpost device update DEVICE --version V | --retry | --clear`: the device's desired base OS (EdgeDevConfig.baseos).</summary>
+    private static Command CreateUpdateCommand(Argument<string> device)
+    {
+        var version = new Option<string?>("--version") { Description = "The OS version to run (pushed with `outpost os push`; `outpost os list` shows them)." };
+        var manualCommit = new Option<bool>("--manual-commit") { Description = "Hold the commit after the test window until `outpost device commit` (config item outpost.baseos.manual.commit)." };
+        var downloadOnly = new Option<bool>("--download-only") { Description = "Download and verify, but do not install (EVE's activate=false)." };
+        var datastore = new Option<string?>("--datastore") { Description = "Fetch it through this datastore (default: the controller's own registry as devices reach it)." };
+        var retry = new Option<bool>("--retry") { Description = "Try the desired version again after it failed (bumps baseos.retry_update.counter)." };
+        var clear = new Option<bool>("--clear") { Description = "Remove the desired OS: the device keeps the OS it runs." };
+        return Admin("update", "Set the OS version a device should run (an A/B update with a test window and automatic fallback).",
+            [device, version, manualCommit, downloadOnly, datastore, retry, clear], async (admin, parse, ct) =>
+            {
+                var wanted = parse.GetValue(version);
+                if ((wanted is not null ? 1 : 0) + (parse.GetValue(retry) ? 1 : 0) + (parse.GetValue(clear) ? 1 : 0) != 1)
+                {
+                    throw new CliException("Give one of --version V (update to V), --retry (try the desired version again) or --clear (no desired OS).");
+                }
+
+                if (wanted is null && (parse.GetValue(manualCommit) || parse.GetValue(downloadOnly) || parse.GetValue(datastore) is not null))
+                {
+                    throw new CliException("--manual-commit, --download-only and --datastore go with --version.");
+                }
+
+                var path = OsPath(parse, device);
+                var name = parse.GetValue(device)!;
+                if (parse.GetValue(retry))
+                {
+                    var counter = await admin.PostAsync<OsCounterView>($"{path}/retry", new { }, ct);
+                    Console.WriteLine($"Retry requested ({counter.Name} {counter.Counter}); the device tries its desired version again at its next config poll.");
+                    return 0;
+                }
+
+                if (parse.GetValue(clear))
+                {
+                    await admin.DeleteAsync(path, ct);
+                    Console.WriteLine($"{name} has no desired OS any more; it keeps the one it runs.");
+                    return 0;
+                }
+
+                var request = new SetDeviceOsRequest(wanted!, parse.GetValue(manualCommit), parse.GetValue(downloadOnly), parse.GetValue(datastore));
+                var view = await admin.SendJsonAsync<DeviceOsView>(HttpMethod.Put, path, request, ct);
+                var desired = view.Desired!;
+                var how = !desired.Activate ? "download and verify only" : desired.ManualCommit ? "install, then wait for `outpost device commit` after the test window" : "install, test and commit";
+                Console.WriteLine($"{name} will run Outpost OS {desired.Version} ({how}; {desired.Url}@sha256:{desired.Sha256[..Math.Min(12, desired.Sha256.Length)]}). "
+                    + $"It acts at its next config poll; follow it with `outpost device show {name}`.");
+                return 0;
+            });
+    }
+
+    private static string OsPath(ParseResult parse, Argument<string> device) =>
+        $"api/admin/devices/{Uri.EscapeDataString(parse.GetValue(device)!)}/os";
+
     private static string ConfigPath(ParseResult parse, Argument<string> device) =>
         $"api/admin/devices/{Uri.EscapeDataString(parse.GetValue(device)!)}/config";
 
@@ -214,17 +287,6 @@ internal static class DeviceCommand
             table.AddRow("Storage MB", Text(dinfo, "storage"));
             table.AddRow("Boot time", Text(dinfo, "bootTime"));
             table.AddRow("Last boot", Markup.Escape($"{Text(dinfo, "lastBootReason")} {Text(dinfo, "lastRebootReason")}".Trim()));
-            if (dinfo.TryGetProperty("swList", out var sw) && sw.ValueKind == JsonValueKind.Array)
-            {
-                // One row per A/B slot, as EVE lists them: the running one first, with the OS, agent and kernel it runs.
-                foreach (var slot in sw.EnumerateArray())
-                {
-                    var running = slot.TryGetProperty("activated", out var activated) && activated.ValueKind == JsonValueKind.True;
-                    table.AddRow($"Slot {Markup.Escape(Text(slot, "partitionLabel"))}", Markup.Escape(
-                        $"{Text(slot, "partitionState")}{(running ? ", running" : "")} {Text(slot, "shortVersion")} {Text(slot, "partitionDevice")} {Text(slot, "longVersion")}".Trim()));
-                }
-            }
-
             table.AddRow("Info time", Text(info, "atTimeStamp"));
         }
         else
@@ -232,7 +294,28 @@ internal static class DeviceCommand
             table.AddRow("Info", "none received yet");
         }
 
+        if (detail.TryGetProperty("os", out var os) && os.ValueKind == JsonValueKind.Object)
+        {
+            table.AddRow("Desired OS", Markup.Escape(DescribeDesiredOs(os)));
+        }
+
         AnsiConsole.Write(table);
+        if (detail.TryGetProperty("os", out os) && os.TryGetProperty("slots", out var slots) && slots.ValueKind == JsonValueKind.Array && slots.GetArrayLength() > 0)
+        {
+            // One row per A/B slot as the device reports it (EVE's swList: the running one first).
+            var slotTable = new Table().AddColumns("Slot", "State", "Running", "Version", "Status", "User status", "Sub-status", "Download", "Error");
+            foreach (var slot in slots.EnumerateArray())
+            {
+                var download = slot.TryGetProperty("downloadProgress", out var percent) && percent.ValueKind == JsonValueKind.Number && percent.GetUInt32() > 0 ? $"{percent}%" : "-";
+                slotTable.AddRow(Markup.Escape(OrDash(Text(slot, "label"))), Markup.Escape(OrDash(Text(slot, "partitionState"))),
+                    slot.TryGetProperty("activated", out var activated) && activated.ValueKind == JsonValueKind.True ? "yes" : "no",
+                    Markup.Escape(Text(slot, "shortVersion")), Markup.Escape(Text(slot, "status")), Markup.Escape(Text(slot, "userStatus")),
+                    Markup.Escape(DescribeSubStatus(slot)), download, Markup.Escape(Text(slot, "error") is var error && error != "-" ? error : ""));
+            }
+
+            AnsiConsole.Write(slotTable);
+        }
+
         if (detail.TryGetProperty("objects", out var objects) && objects.GetArrayLength() > 0)
         {
             var objectTable = new Table().AddColumns("Kind", "Object", "Device time");
@@ -244,6 +327,37 @@ internal static class DeviceCommand
 
             AnsiConsole.Write(objectTable);
         }
+    }
+
+    private static string OrDash(string text) => text.Length == 0 ? "-" : text;
+
+    private static string DescribeDesiredOs(JsonElement os)
+    {
+        if (!os.TryGetProperty("desired", out var desired) || desired.ValueKind != JsonValueKind.Object)
+        {
+            return "none (the device keeps the OS it runs)";
+        }
+
+        var how = desired.TryGetProperty("activate", out var activate) && activate.ValueKind == JsonValueKind.False ? "download only"
+            : desired.TryGetProperty("manualCommit", out var manual) && manual.ValueKind == JsonValueKind.True ? "manual commit" : "install and commit";
+        var updated = os.TryGetProperty("reportedUpdateCounter", out var reported) && reported.ValueKind == JsonValueKind.Number ? $", device at retry counter {reported}" : "";
+        return $"{Text(desired, "version")} ({how}; retry counter {Text(desired, "retryCounter")}{updated}; commit counter {Text(os, "commitCounter")}, fallback counter {Text(os, "fallbackCounter")})";
+    }
+
+    /// <summary>EVE's sub-status with its progress: percent while downloading, seconds left while testing.</summary>
+    private static string DescribeSubStatus(JsonElement slot)
+    {
+        var sub = Text(slot, "subStatus");
+        var progress = slot.TryGetProperty("subStatusProgress", out var value) && value.ValueKind == JsonValueKind.Number ? value.GetUInt32() : 0;
+        var text = sub switch
+        {
+            "NONE_SUBSTATUS" => "",
+            "DOWNLOAD_INPROGRESS" or "VERIFY_INPROGRESS" => $"{sub} {progress}%",
+            "UPDATE_TESTING" or "UPDATE_NEED_TEST_CONFIRM" when progress > 0 => $"{sub} ({progress} s left)",
+            _ => sub,
+        };
+        var words = Text(slot, "subStatusText");
+        return words is "-" or "" ? text : $"{text}: {words}".TrimStart(':', ' ');
     }
 
     private static void PrintLog(LogView line) =>

@@ -9,7 +9,7 @@ using Spectre.Console;
 
 namespace Outpost.Cli.Commands;
 
-/// <summary>`outpost image build|inspect|diff|push`: the OS image builder and image utilities.</summary>
+/// <summary>`outpost image build|inspect|diff|push|sign|keygen`: the OS image builder and image utilities.</summary>
 internal static class ImageCommand
 {
     public static Command Create()
@@ -19,7 +19,50 @@ internal static class ImageCommand
         command.Subcommands.Add(CreateInspect());
         command.Subcommands.Add(CreateDiff());
         command.Subcommands.Add(ImagePushCommand.Create());
+        command.Subcommands.Add(CreateSign());
+        command.Subcommands.Add(CreateKeygen());
         command.Subcommands.Add(CreateExampleInputs());
+        return command;
+    }
+
+    /// <summary>Signs a build folder for base-OS updates: SHA-256 of rootfs.img, boot/vmlinuz and boot/initrd.img with the version, ECDSA P-256.</summary>
+    private static Command CreateSign()
+    {
+        var directory = new Argument<string>("dir") { Description = "An `outpost image build --out` folder." };
+        var key = new Option<string>("--key") { Description = "ECDSA P-256 private key, PKCS#8 PEM (`outpost image keygen` makes one).", Required = true };
+        var version = new Option<string?>("--version") { Description = "The version it was built with (default: the one its rootfs.tar records in /etc/outpost-release)." };
+        var command = new Command("sign", $"Sign a build folder as an OS update: writes {Outpost.Api.OsImages.OsImageArtifact.SignatureFile}, which devices check with os-signing.pem on their CONFIG partition.")
+        {
+            directory, key, version,
+        };
+        command.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
+        {
+            var folder = Path.GetFullPath(parse.GetValue(directory)!);
+            if (!Directory.Exists(folder))
+            {
+                throw new CliException($"'{parse.GetValue(directory)}' is not a folder; give the --out folder of `outpost image build`.");
+            }
+
+            using var signingKey = Outpost.Image.OsImages.OsSigningKeys.LoadPrivateKey(parse.GetValue(key)!);
+            var statement = await Outpost.Image.OsImages.OsImageFolder.SignAsync(folder, signingKey, parse.GetValue(version), ct);
+            Console.WriteLine($"Signed {folder} as Outpost OS {statement.Version} ({statement.Architecture}): rootfs sha256:{statement.RootfsSha256}, kernel sha256:{statement.KernelSha256}, initrd sha256:{statement.InitrdSha256}.");
+            Console.WriteLine($"Push it: outpost os push {parse.GetValue(directory)} --version {statement.Version}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command CreateKeygen()
+    {
+        var key = new Argument<string>("key") { Description = "Where to write the private key (mode 0600); the public key goes beside it as KEY.pub.pem." };
+        var command = new Command("keygen", "Make an OS signing key pair (ECDSA P-256): KEY.pem to sign with, KEY.pub.pem for devices (`outpost onboarding create --os-signing-key`).") { key };
+        command.SetAction((parse, ct) => CliErrors.RunAsync(() =>
+        {
+            var path = Path.GetFullPath(parse.GetValue(key)!);
+            var publicKey = Outpost.Image.OsImages.OsSigningKeys.Generate(path);
+            Console.WriteLine($"Wrote the private key {path} (keep it secret; sign with `outpost image sign DIR --key {parse.GetValue(key)}`) and the public key {publicKey} (give it to devices: `outpost onboarding create ... --os-signing-key {publicKey}`).");
+            return Task.FromResult(0);
+        }));
         return command;
     }
 

@@ -19,15 +19,26 @@ internal static class OnboardingCommand
         {
             Description = "HOST or HOST:PORT for the folder's server file (default: the controller's first --advertise name with its port, else its listen address).",
         };
-        var create = new Command("create", "Create an onboarding certificate, register it with its serials and write a device config folder.") { serial, output, name, server };
+        var osSigningKey = new Option<string?>("--os-signing-key")
+        {
+            Description = "Public key (KEY.pub.pem from `outpost image keygen`) devices check OS updates with; copied into the folder as os-signing.pem.",
+        };
+        var create = new Command("create", "Create an onboarding certificate, register it with its serials and write a device config folder.") { serial, output, name, server, osSigningKey };
         ControllerLocation.AddOptions(create);
         create.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
             using var admin = new AdminClient(ControllerLocation.Resolve(parse));
             var serials = parse.GetValue(serial)!;
+            string? keyPem = null;
+            if (parse.GetValue(osSigningKey) is { } keyFile)
+            {
+                keyPem = File.Exists(keyFile) ? await File.ReadAllTextAsync(keyFile, ct) : throw new CliException($"--os-signing-key {keyFile} does not exist; make a key pair with `outpost image keygen KEY.pem`.");
+            }
+
             var (view, written) = await OnboardingBundle.CreateAsync(admin, serials, parse.GetValue(name) ?? serials[0], Path.GetFullPath(parse.GetValue(output)!),
-                parse.GetValue(server), ct);
-            Console.WriteLine($"Onboarding certificate {view.Id} registered for serial(s) {string.Join(", ", view.Serials)}; config folder written to {parse.GetValue(output)} (server {written}).");
+                parse.GetValue(server), ct, keyPem);
+            Console.WriteLine($"Onboarding certificate {view.Id} registered for serial(s) {string.Join(", ", view.Serials)}; config folder written to {parse.GetValue(output)} (server {written})"
+                + (keyPem is null ? "." : $", trusting OS images signed by {parse.GetValue(osSigningKey)}."));
             return 0;
         }));
 

@@ -5,7 +5,7 @@ namespace Outpost.Cli.Lab;
 
 /// <summary>
 /// The lab's folder (./outpost-lab by default): the controller's data under <c>controller/</c>, the image built for it
-/// under <c>image/</c>, and one folder per device under <c>devices/NAME/</c>.
+/// under <c>image/</c>, one folder per device under <c>devices/NAME/</c>, and the OS signing key pair.
 /// </summary>
 internal sealed class LabFolder(string root)
 {
@@ -23,6 +23,12 @@ internal sealed class LabFolder(string root)
     public string ImageDirectory => Path.Combine(Root, "image");
 
     public string DevicesDirectory => Path.Combine(Root, "devices");
+
+    /// <summary>The lab's OS signing key (0600), made once: `outpost os push DIR --version V --sign-key` signs with it.</summary>
+    public string SigningKey => Path.Combine(Root, "os-signing.key");
+
+    /// <summary>Its public key, which every lab device gets on CONFIG as os-signing.pem.</summary>
+    public string SigningPublicKey => Outpost.Image.OsImages.OsSigningKeys.PublicKeyPathFor(SigningKey);
 
     /// <exception cref="CliException">The name could not be a folder, a VM name and a serial number at once.</exception>
     public LabDevicePaths Device(string name)

@@ -42,6 +42,7 @@ internal sealed class LabRunner(LabFolder lab, TextWriter output)
         using var admin = new AdminClient(location);
         Directory.CreateDirectory(device.Directory);
         await OnboardAsync(admin, device, location.BaseAddress.Port, ct);
+        await TrustSigningKeyAsync(device, ct);
         if (await new Demo.DemoApp(admin, lab.ControllerDirectory, output).PrepareAsync(location.BaseAddress.Port, ct, LabController.GuestHostAddress, Demo.DemoApp.LabDatastoreName))
         {
             output.WriteLine($"Sample app image: {LabController.GuestHostAddress}:{location.BaseAddress.Port}/{Demo.DemoSampleImage.Repository}:{Demo.DemoSampleImage.Tag} "
@@ -238,6 +239,24 @@ internal sealed class LabRunner(LabFolder lab, TextWriter output)
 
         output.WriteLine($"Onboarding {device.Name}: serial {device.Name}, server {server}, config folder {device.ConfigDirectory}.");
         await OnboardingBundle.CreateAsync(admin, [device.Name], OnboardingName(device), device.ConfigDirectory, server, ct);
+    }
+
+    /// <summary>Makes the lab's OS signing key pair once and puts its public key on the device's CONFIG as os-signing.pem.</summary>
+    private async Task TrustSigningKeyAsync(LabDevicePaths device, CancellationToken ct)
+    {
+        if (!File.Exists(lab.SigningKey))
+        {
+            Outpost.Image.OsImages.OsSigningKeys.Generate(lab.SigningKey);
+            output.WriteLine($"Made the lab's OS signing key {lab.SigningKey} (public key {lab.SigningPublicKey}).");
+        }
+        else if (!File.Exists(lab.SigningPublicKey))
+        {
+            Outpost.Image.OsImages.OsSigningKeys.WritePublicKey(lab.SigningKey);
+        }
+
+        OnboardingBundle.WriteOsSigningKey(device.ConfigDirectory, await File.ReadAllTextAsync(lab.SigningPublicKey, ct));
+        output.WriteLine($"OS updates: {device.Name} trusts images signed with {lab.SigningKey}; "
+            + $"`outpost os push DIR --version V --sign-key {lab.SigningKey}` then `outpost device update {device.Name} --version V`.");
     }
 
     private static async Task<bool> IsRegisteredAsync(AdminClient admin, string certificateFile, CancellationToken ct)

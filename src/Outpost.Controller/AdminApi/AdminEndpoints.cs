@@ -9,6 +9,7 @@ using Outpost.Api.Configuration;
 using Outpost.Api.Signing;
 using Outpost.Controller.Configs;
 using Outpost.Controller.DeviceApi;
+using Outpost.Controller.OsImages;
 using Outpost.Controller.Pki;
 using Outpost.Controller.Storage;
 
@@ -151,11 +152,12 @@ internal static class AdminEndpoints
     private static readonly Func<CreateOnboardingRequest, IControllerStore, TimeProvider, CancellationToken, Task<IResult>> CreateOnboardingAsync =
         CreateOnboardingRequestAsync;
 
-    private static async Task<IResult> ShowDeviceAsync(string device, IControllerStore store, TimeProvider time, CancellationToken ct) =>
+    private static async Task<IResult> ShowDeviceAsync(string device, IControllerStore store, DeviceConfigService configs, TimeProvider time, CancellationToken ct) =>
         await WithDeviceAsync(store, device, ct, async record =>
         {
             var infos = await store.LatestInfoAsync(record.Id, ct);
             JsonElement? deviceInfo = null;
+            ZInfoDevice? dinfo = null;
             var objects = new List<InfoView>();
             foreach (var info in infos)
             {
@@ -164,6 +166,7 @@ internal static class AdminEndpoints
                 if (message.InfoContentCase == ZInfoMsg.InfoContentOneofCase.Dinfo)
                 {
                     deviceInfo = json;
+                    dinfo = message.Dinfo;
                 }
                 else
                 {
@@ -171,7 +174,8 @@ internal static class AdminEndpoints
                 }
             }
 
-            return Results.Ok(new DeviceDetail(await ViewAsync(record, store, time, ct), deviceInfo, objects));
+            var os = OsImageService.View(await configs.GetAsync(record.Id, ct) ?? new EdgeDevConfig(), dinfo);
+            return Results.Ok(new DeviceDetail(await ViewAsync(record, store, time, ct), deviceInfo, objects, os));
         });
 
     private static async Task<IResult> SetConfigAsync(string device, HttpContext context, IControllerStore store, DeviceConfigService configs, CancellationToken ct) =>

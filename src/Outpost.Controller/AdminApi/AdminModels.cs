@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Outpost.Controller.OsImages;
 
 namespace Outpost.Controller.AdminApi;
 
@@ -18,8 +19,8 @@ public sealed record DeviceView(
     string? ConfigVersion,
     string? Hostname);
 
-/// <summary>A device with its latest info per object, each as the protobuf JSON of the ZInfoMsg.</summary>
-public sealed record DeviceDetail(DeviceView Device, JsonElement? DeviceInfo, IReadOnlyList<InfoView> Objects);
+/// <summary>A device with its latest info per object, each as the protobuf JSON of the ZInfoMsg, and its OS: desired and per slot.</summary>
+public sealed record DeviceDetail(DeviceView Device, JsonElement? DeviceInfo, IReadOnlyList<InfoView> Objects, DeviceOsView? Os = null);
 
 public sealed record InfoView(string Kind, string Object, DateTimeOffset DeviceTimestamp, JsonElement Message);
 

@@ -151,7 +151,8 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
                 config.Volumes.Remove(volume);
             }
 
-            var usedContent = config.Volumes.Select(v => v.Origin?.DownloadContentTreeID).ToHashSet();
+            // The base OS's content tree is used by config.baseos, not by a volume.
+            var usedContent = config.Volumes.Select(v => v.Origin?.DownloadContentTreeID).Append(config.Baseos?.ContentTreeUuid).ToHashSet();
             foreach (var content in config.ContentInfo.Where(c => !usedContent.Contains(c.Uuid)).ToList())
             {
                 config.ContentInfo.Remove(content);
@@ -195,7 +196,7 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
     private static DatastoreView ToView(DatastoreRecord record) =>
         new(record.Id, record.Name, record.Url, record.Username, !string.IsNullOrEmpty(record.Password));
 
-    private static void UpsertDatastore(EdgeDevConfig config, DatastoreRecord datastore)
+    internal static void UpsertDatastore(EdgeDevConfig config, DatastoreRecord datastore)
     {
         var existing = config.Datastores.FirstOrDefault(d => d.Id == datastore.Id.ToString());
         if (existing is not null)
@@ -309,7 +310,7 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
             ? argument
             : "'" + argument.Replace("'", "'\\''") + "'";
 
-    private static Guid DeterministicGuid(string text)
+    internal static Guid DeterministicGuid(string text)
     {
         var hash = System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text));
         hash[6] = (byte)((hash[6] & 0x0F) | 0x50);

@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace Outpost.Controller.Registry;
 
-/// <summary>The distribution spec's error codes this read-only registry answers with.</summary>
+/// <summary>The distribution spec's error codes this registry answers with.</summary>
 internal static class RegistryErrorCodes
 {
     public const string NameInvalid = "NAME_INVALID";
@@ -12,6 +12,12 @@ internal static class RegistryErrorCodes
     public const string DigestInvalid = "DIGEST_INVALID";
     public const string TagInvalid = "TAG_INVALID";
     public const string Unsupported = "UNSUPPORTED";
+    public const string Unauthorized = "UNAUTHORIZED";
+    public const string BlobUploadUnknown = "BLOB_UPLOAD_UNKNOWN";
+    public const string BlobUploadInvalid = "BLOB_UPLOAD_INVALID";
+    public const string ManifestInvalid = "MANIFEST_INVALID";
+    public const string ManifestBlobUnknown = "MANIFEST_BLOB_UNKNOWN";
+    public const string SizeInvalid = "SIZE_INVALID";
 }
 
 /// <summary>One entry of the spec's <c>{"errors":[…]}</c> body.</summary>

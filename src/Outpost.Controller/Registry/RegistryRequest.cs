@@ -7,6 +7,9 @@ internal enum RegistryRequestKind
     Manifest,
     Blob,
     Tags,
+
+    /// <summary>An upload session: <c>blobs/uploads/</c> to start one, <c>blobs/uploads/&lt;id&gt;</c> to continue or finish it.</summary>
+    Upload,
 }
 
 /// <summary>
@@ -18,12 +21,26 @@ internal sealed record RegistryRequest(RegistryRequestKind Kind, string Name, st
     private const string TagsSuffix = "/tags/list";
     private const string ManifestsSegment = "/manifests/";
     private const string BlobsSegment = "/blobs/";
+    private const string UploadsSegment = "/blobs/uploads/";
 
     public static RegistryRequest Parse(string path)
     {
         if (path.EndsWith(TagsSuffix, StringComparison.Ordinal))
         {
             return new RegistryRequest(RegistryRequestKind.Tags, ValidName(path[..^TagsSuffix.Length]), "");
+        }
+
+        var uploads = path.LastIndexOf(UploadsSegment, StringComparison.Ordinal);
+        if (uploads > 0)
+        {
+            // The session id is ours (a GUID without dashes); anything else never becomes a file name.
+            var id = path[(uploads + UploadsSegment.Length)..];
+            if (id.Length > 0 && !Guid.TryParseExact(id, "N", out _))
+            {
+                throw new RegistryLookupException(StatusCodes.Status404NotFound, RegistryErrorCodes.BlobUploadUnknown, $"upload '{id}' is unknown.");
+            }
+
+            return new RegistryRequest(RegistryRequestKind.Upload, ValidName(path[..uploads]), id);
         }
 
         var manifests = path.LastIndexOf(ManifestsSegment, StringComparison.Ordinal);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using Outpost.Api.OsImages;
 using Outpost.Disk.Fat;
 using Outpost.Disk.Gpt;
 using Outpost.Disk.SquashFs;
@@ -16,8 +17,8 @@ using Outpost.Image.Tar;
 namespace Outpost.Image.Build;
 
 /// <summary>
-/// The whole build: YAML → rootfs.tar → rootfs.img (squashfs) → config.img and the ESP → live.raw (GPT, EVE
-/// layout) → live.qcow2 / installer.raw, plus an SPDX SBOM. No Docker, no root, no external tool; the same
+/// The whole build: YAML → rootfs.tar → rootfs.img (squashfs) → config.img, boot/vmlinuz, boot/initrd.img and the
+/// ESP → live.raw (GPT, EVE layout) → live.qcow2 / installer.raw, plus an SPDX SBOM. No Docker, no root, no external tool; the same
 /// inputs give the same bytes.
 /// </summary>
 public static class ImageBuilder
@@ -30,6 +31,13 @@ public static class ImageBuilder
     public const string LiveQcow2 = "live.qcow2";
     public const string InstallerRaw = "installer.raw";
     public const string Sbom = "sbom.spdx.json";
+    public const string BootDirectory = "boot";
+
+    /// <summary>The kernel the ESP boots, also as a file of the output: with rootfs.img, what an OS update carries.</summary>
+    public const string KernelFile = OsImageArtifact.KernelFile;
+
+    /// <summary>The initramfs the ESP boots, also as a file of the output.</summary>
+    public const string InitrdFile = OsImageArtifact.InitrdFile;
 
     public static async Task<BuildSummary> BuildAsync(ImageBuildOptions options, IProgress<BuildProgress>? progress, CancellationToken cancellationToken)
     {
@@ -111,9 +119,23 @@ public static class ImageBuilder
         var cmdline = System.Text.Encoding.UTF8.GetString((tree.Get("boot/cmdline")?.Content ?? ReadOnlyMemory<byte>.Empty).Span).Trim();
         var bootManager = await BootloaderFiles.ReadSystemdBootAsync(options.SystemdBootPath, cancellationToken);
         var initrd = await Step("initramfs", () => Task.FromResult(InitramfsBuilder.Build(tree, epoch)));
+        // The exact kernel and initramfs the ESP gets, as files: with rootfs.img they are what an OS update carries
+        // (`outpost image sign`, `outpost os push`).
+        await Step("boot", async () =>
+        {
+            Directory.CreateDirectory(Path.Combine(output, BootDirectory));
+            await File.WriteAllBytesAsync(Path.Combine(output, KernelFile), kernel, cancellationToken);
+            await File.WriteAllBytesAsync(Path.Combine(output, InitrdFile), initrd, cancellationToken);
+            return true;
+        });
+        artifacts.Add(await DescribeAsync(Path.Combine(output, KernelFile), cancellationToken) with { Name = KernelFile });
+        artifacts.Add(await DescribeAsync(Path.Combine(output, InitrdFile), cancellationToken) with { Name = InitrdFile });
 
         var rootfsBytes = new FileInfo(Path.Combine(output, RootfsImg)).Length;
-        var slotBytes = Math.Max(PartitionPlan.RoundUp(rootfsBytes, PartitionPlan.MiB), options.Sizes.RootfsMiB * PartitionPlan.MiB);
+        // A device image's slots must take the next versions too (an A/B update writes IMGB with a newer, maybe
+        // larger rootfs): a quarter more than this one, unless the spec's user chose a size.
+        var fitted = spec.Outpost is not null ? rootfsBytes + rootfsBytes / 4 : rootfsBytes;
+        var slotBytes = Math.Max(PartitionPlan.RoundUp(fitted, PartitionPlan.MiB), options.Sizes.RootfsMiB * PartitionPlan.MiB);
 
         if (options.Formats.HasFlag(OutputFormats.Raw) || options.Formats.HasFlag(OutputFormats.Qcow2))
         {

@@ -12,7 +12,7 @@ using Outpost.Oci.Transfer;
 
 namespace Outpost.Controller.Tests.Registry;
 
-/// <summary>The controller's pull-only registry, checked with skopeo (an independent client), our RegistryClient and raw HTTP.</summary>
+/// <summary>The controller's registry as devices pull from it (pushes: <see cref="RegistryPushTests"/>), checked with skopeo (an independent client), our RegistryClient and raw HTTP.</summary>
 public sealed class ControllerRegistryTests(ControllerRegistryFixture fixture) : IClassFixture<ControllerRegistryFixture>
 {
     private string Host => fixture.Host.ServerAddress;
@@ -153,14 +153,6 @@ public sealed class ControllerRegistryTests(ControllerRegistryFixture fixture) :
 
         Assert.True(response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.NotFound, $"{rawPath} answered {(int)response.StatusCode}");
         Assert.DoesNotContain(token, await response.Content.ReadAsStringAsync());
-    }
-
-    [Fact]
-    public async Task Pushing_is_refused_because_the_registry_is_read_only()
-    {
-        using var response = await fixture.Http.PostAsync("/v2/outpost/hello/blobs/uploads/", null);
-        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
-        Assert.Contains("UNSUPPORTED", await response.Content.ReadAsStringAsync());
     }
 
     [Fact]

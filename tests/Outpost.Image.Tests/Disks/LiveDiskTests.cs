@@ -79,6 +79,27 @@ public sealed class LiveDiskTests(ExampleBuild build) : IClassFixture<ExampleBui
     }
 
     [Fact]
+    public async Task The_output_holds_the_exact_kernel_and_initramfs_the_esp_boots()
+    {
+        await using var disk = File.OpenRead(build.Artifact(ImageBuilder.LiveRaw));
+        var esp = GptDisk.Read(disk).Find(EvePartitions.EfiNumber)!;
+        var image = $"{build.Artifact(ImageBuilder.LiveRaw)}@@{esp.ByteOffset}";
+        using var temp = new TempDirectory();
+        foreach (var (onEsp, inOutput) in new[] { ("::/EFI/outpost/IMGA/vmlinuz", ImageBuilder.KernelFile), ("::/EFI/outpost/IMGA/initrd.img", ImageBuilder.InitrdFile) })
+        {
+            var copied = temp.Combine(Path.GetFileName(inOutput));
+            var copy = await Tools.RunAsync("mcopy", "-i", image, onEsp, copied);
+            Assert.True(copy.ExitCode == 0, copy.All);
+            var fromEsp = await File.ReadAllBytesAsync(copied);
+            var fromOutput = await File.ReadAllBytesAsync(build.Artifact(inOutput));
+            Assert.True(fromEsp.SequenceEqual(fromOutput), $"{inOutput} differs from {onEsp} on the ESP");
+            var artifact = build.Summary.Get(inOutput);
+            Assert.Equal(build.Artifact(inOutput), artifact.Path);
+            Assert.Equal(new FileInfo(copied).Length, artifact.SizeBytes);
+        }
+    }
+
+    [Fact]
     public async Task Config_partition_holds_the_config_folder()
     {
         var image = $"{build.Artifact(ImageBuilder.ConfigImg)}";
