@@ -18,6 +18,9 @@ public sealed record BaseOsRecord
 
     public FailedUpdate? Failed { get; init; }
 
+    /// <summary>The previous version force.fallback.counter sent the device back to, while the other slot waits to boot it.</summary>
+    public string? ForcedFallback { get; init; }
+
     /// <summary>The pending update came from `outpost-device os update --apply` (no controller): its test window starts at boot.</summary>
     public bool Local { get; init; }
 

@@ -80,13 +80,23 @@ public sealed partial class BaseOsService : ReconcilingService
             var state = slots.ReconcileAfterBoot(booted, Cmdline, VersionOf);
             _bootReconciled = true;
             LogBootState(_logger, booted, state.ToString(), other, slots.State(other).ToString());
-            NoteFallback(slots, booted, other);
         }
 
         var desired = _bus.Topic<DeviceDesired>().Get(DeviceDesired.SingletonKey);
         var spec = desired?.BaseOs;
         var settings = desired?.Settings ?? ConfigItemSettings.Defaults;
         var current = slots.State(booted);
+        if (desired is not null)
+        {
+            // Only with a config: the failure is pinned to the retry counter the controller has now, and a device
+            // without a saved config (its first pass comes before the first fetch) must not take "none" for 0.
+            NoteFallback(slots, booted, other, spec);
+            if (_record.CommitCounterSeen is null)
+            {
+                // EVE's counter rule from the first config on, so that a confirmation given during the first test window counts.
+                Save(_record with { CommitCounterSeen = settings.CommitCounter });
+            }
+        }
 
         if (current == PartitionState.InProgress)
         {
@@ -134,7 +144,7 @@ public sealed partial class BaseOsService : ReconcilingService
 
         slots.Commit(booted, VersionOf(booted), Cmdline);
         var version = VersionOf(booted);
-        Save(_record with { Pending = null, Failed = null, Local = false, LastOutcome = $"Updated to {version}: it passed its {settings.TestWindow.TotalSeconds:0} s test window and was committed", CommitCounterSeen = settings.CommitCounter });
+        Save(_record with { Pending = null, Failed = null, Local = false, ForcedFallback = null, LastOutcome = $"Updated to {version}: it passed its {settings.TestWindow.TotalSeconds:0} s test window and was committed", CommitCounterSeen = settings.CommitCounter });
         LogCommitted(_logger, version, booted);
     }
 
@@ -169,7 +179,7 @@ public sealed partial class BaseOsService : ReconcilingService
         }
 
         slots.MarkUpdating(other, VersionOf(other), Cmdline);
-        Save(_record with { Pending = VersionOf(other), LastOutcome = $"Rolling back to {VersionOf(other)} (force.fallback.counter {counter})" });
+        Save(_record with { Pending = VersionOf(other), ForcedFallback = VersionOf(other), LastOutcome = $"Rolling back to {VersionOf(other)} (force.fallback.counter {counter})" });
         AskReboot(BootReason.Fallback, $"Forced fallback to {VersionOf(other)} (force.fallback.counter changed to {counter})");
         return true;
     }
@@ -177,6 +187,13 @@ public sealed partial class BaseOsService : ReconcilingService
     private async Task TowardsDesiredAsync(AbSlots slots, string booted, string other, BaseOsSpec? spec, CancellationToken cancellationToken)
     {
         var otherState = slots.State(other);
+        if (otherState == PartitionState.Updating && _record.ForcedFallback is { } back && back == VersionOf(other))
+        {
+            // The operator's rollback waits to boot: the config (which still names what runs, or nothing) does not undo it.
+            AskReboot(BootReason.Fallback, $"Rebooting into {back} on {other} (forced fallback)");
+            return;
+        }
+
         if (spec is null || spec.Version == _runningVersion)
         {
             // Deleting the BaseOS config (or asking for what runs) while the other slot waits to boot: stale, so unused.
@@ -219,8 +236,10 @@ public sealed partial class BaseOsService : ReconcilingService
         try
         {
             var image = await _images.OpenAsync(imageName, spec.Version, Cmdline, cancellationToken).ConfigureAwait(false);
-            Save(_record with { Pending = spec.Version });
-            _record.Slots.Remove(other);
+            // Forgotten on disk before the first write: a slot cut halfway must never pass for the version it held.
+            var slotsBefore = new Dictionary<string, SlotContent>(_record.Slots, StringComparer.Ordinal);
+            slotsBefore.Remove(other);
+            Save(_record with { Pending = spec.Version, ForcedFallback = null, Slots = slotsBefore });
             LogInstalling(_logger, spec.Version, other, image.RootfsBytes);
             var written = await SlotInstaller.InstallAsync(slots, booted, image.Image, null, cancellationToken).ConfigureAwait(false);
             var slotsNow = new Dictionary<string, SlotContent>(_record.Slots, StringComparer.Ordinal) { [other] = new SlotContent(spec.Version, image.RootfsSha256) };
@@ -237,7 +256,7 @@ public sealed partial class BaseOsService : ReconcilingService
     }
 
     /// <summary>Booted the old slot while the other holds the pending version on probation: that update failed.</summary>
-    private void NoteFallback(AbSlots slots, string booted, string other)
+    private void NoteFallback(AbSlots slots, string booted, string other, BaseOsSpec? spec)
     {
         if (slots.State(booted) != PartitionState.Active || slots.State(other) != PartitionState.InProgress)
             return;
@@ -246,10 +265,11 @@ public sealed partial class BaseOsService : ReconcilingService
             return;
         var node = _bus.Topic<NodeStatus>().Get(NodeStatus.SingletonKey);
         var why = node?.LastRebootReason is { Length: > 0 } reason ? reason : "unknown reboot reason - power failure or crash";
-        var retry = _bus.Topic<DeviceDesired>().Get(DeviceDesired.SingletonKey)?.BaseOs?.RetryCounter ?? 0;
+        var retry = spec?.RetryCounter ?? 0;
         Save(_record with
         {
             Pending = null,
+            ForcedFallback = null,
             Failed = new FailedUpdate(version, $"{version} on {other} did not pass its test window; the device fell back to {VersionOf(booted)} ({why})", retry),
             LastOutcome = $"Fell back from {version} to {VersionOf(booted)}",
         });

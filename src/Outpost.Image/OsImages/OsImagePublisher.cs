@@ -62,7 +62,8 @@ public static class OsImagePublisher
             Architecture = OsImageArtifact.Architecture,
             Os = "linux",
             Config = new ContainerConfig { Labels = new Dictionary<string, string> { [OsImageArtifact.VersionLabel] = version } },
-            RootFs = new RootFs { Type = "layers", DiffIds = [] },
+            // The layers are stored uncompressed, so each diff_id is the layer digest (pullers check one per layer).
+            RootFs = new RootFs { Type = "layers", DiffIds = blobs.Select(b => b.Descriptor.Digest).ToList() },
         });
         var configBlob = new OsImageBlob(Descriptor.For(MediaTypes.OciConfig, config), null, config);
         var manifest = OciJson.Serialize(new ImageManifest
