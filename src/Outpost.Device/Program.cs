@@ -42,5 +42,7 @@ var agent = AgentCommandLine.Create(async (options, level, ct) =>
     }
 });
 
-var root = new RootCommand("outpost-device: PID 1 and the agent of an Outpost OS image.") { init, agent, dhcpHook };
+// Local mode: `outpost-device os update --check|--apply|--rollback --url URL`, handled by the running agent.
+var os = new Command("os", "This device's OS.") { Outpost.Agent.BaseOs.OsUpdateCommandLine.Create() };
+var root = new RootCommand("outpost-device: PID 1 and the agent of an Outpost OS image.") { init, agent, dhcpHook, os };
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromMinutes(2) });

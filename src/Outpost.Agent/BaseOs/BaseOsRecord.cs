@@ -26,6 +26,11 @@ public sealed record BaseOsRecord
 
     public string? LastOutcome { get; init; }
 
+    /// <summary>The last local request (`os update --apply|--rollback`) the reconciler finished, and whether it succeeded.</summary>
+    public string? LocalRequestDone { get; init; }
+
+    public bool LocalRequestSucceeded { get; init; }
+
     /// <summary>EVE's rule for counters: the first value seen is only recorded, a change acts.</summary>
     public uint? ForceFallbackSeen { get; init; }
 
@@ -33,5 +38,6 @@ public sealed record BaseOsRecord
 }
 
 [JsonSerializable(typeof(BaseOsRecord))]
+[JsonSerializable(typeof(LocalUpdateRequest))]
 [JsonSourceGenerationOptions(WriteIndented = true)]
 internal sealed partial class BaseOsJson : JsonSerializerContext;

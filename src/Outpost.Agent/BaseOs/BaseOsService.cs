@@ -9,6 +9,7 @@ using Outpost.Agent.Node;
 using Outpost.Agent.Persistence;
 using Outpost.Agent.Reporting;
 using Outpost.Agent.Reporting.Slots;
+using Outpost.Agent.Timing;
 using Outpost.Agent.Uplink;
 using Outpost.Disk;
 using Outpost.Disk.Gpt;
@@ -33,6 +34,8 @@ public sealed partial class BaseOsService : ReconcilingService
     private readonly BaseOsOptions _options;
     private readonly string _runningVersion;
     private readonly string _statePath;
+    private readonly string _stateDirectory;
+    private readonly LocalOsImageFetcher _local;
     private readonly ILogger _logger;
     private readonly DateTimeOffset _bootedAt;
     private BaseOsRecord _record;
@@ -40,6 +43,8 @@ public sealed partial class BaseOsService : ReconcilingService
     private string? _installError;
     private DateTimeOffset? _windowStart;
     private bool _rebootAsked;
+    private TimeSpan? _installDelay;
+    private DateTimeOffset _retryInstallAt;
 
     public BaseOsService(StateBus bus, ContentStore store, UplinkStatistics uplink, AgentOptions options, HostFacts host, AgentHealth health, ILogger<BaseOsService> logger)
         : base(health, options.TimeProvider, logger)
@@ -51,7 +56,9 @@ public sealed partial class BaseOsService : ReconcilingService
         _logger = logger;
         _runningVersion = host.RunningVersion(options.AgentVersion);
         _images = new OsImageSource(store, options.ConfigDir);
-        _statePath = Path.Combine(options.StateDir, "baseos", "state.json");
+        _statePath = LocalUpdateRequest.RecordPathIn(options.StateDir);
+        _stateDirectory = options.StateDir;
+        _local = new LocalOsImageFetcher(new HttpClient { Timeout = TimeSpan.FromMinutes(30) }, Path.Combine(options.StateDir, "baseos", "local"), _images);
         _record = ReadRecord();
         _bootedAt = options.TimeProvider.GetUtcNow();
         BootLabel = _options.BootLabel ?? host.BootPartitionLabel;
@@ -100,13 +107,28 @@ public sealed partial class BaseOsService : ReconcilingService
 
         if (current == PartitionState.InProgress)
         {
-            Probation(slots, booted, other, settings);
+            if (LocalUpdateRequest.Read(_stateDirectory) is { Action: LocalUpdateAction.Rollback } leave && leave.Id != _record.LocalRequestDone)
+            {
+                FinishLocal(leave, true, $"Leaving {VersionOf(booted)} on probation: rebooting into {VersionOf(other)} (local rollback)");
+                AskReboot(BootReason.Fallback, $"Local rollback: leaving {VersionOf(booted)} on probation for {VersionOf(other)}");
+            }
+            else
+            {
+                Probation(slots, booted, other, settings);
+            }
         }
-        else if (current == PartitionState.Active && desired is not null)
+        else if (current == PartitionState.Active)
         {
-            if (ForcedFallback(slots, other, settings))
-                return;
-            await TowardsDesiredAsync(slots, booted, other, spec, cancellationToken).ConfigureAwait(false);
+            if (await LocalAsync(slots, booted, other, cancellationToken).ConfigureAwait(false))
+            {
+                // A local update owns the other slot until it is booted: the controller's config does not undo it.
+            }
+            else if (desired is not null)
+            {
+                if (ForcedFallback(slots, other, settings, spec?.RetryCounter ?? 0))
+                    return;
+                await TowardsDesiredAsync(slots, booted, other, spec, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         Publish(slots, booted, other, spec, settings);
@@ -144,7 +166,8 @@ public sealed partial class BaseOsService : ReconcilingService
 
         slots.Commit(booted, VersionOf(booted), Cmdline);
         var version = VersionOf(booted);
-        Save(_record with { Pending = null, Failed = null, Local = false, ForcedFallback = null, LastOutcome = $"Updated to {version}: it passed its {settings.TestWindow.TotalSeconds:0} s test window and was committed", CommitCounterSeen = settings.CommitCounter });
+        // A rollback's commit keeps the version it left marked failed, so the config that still names it does not reinstall it.
+        Save(_record with { Pending = null, Failed = _record.ForcedFallback is null ? null : _record.Failed, Local = false, ForcedFallback = null, LastOutcome = $"Updated to {version}: it passed its {settings.TestWindow.TotalSeconds:0} s test window and was committed", CommitCounterSeen = settings.CommitCounter });
         LogCommitted(_logger, version, booted);
     }
 
@@ -160,7 +183,7 @@ public sealed partial class BaseOsService : ReconcilingService
     }
 
     /// <summary>force.fallback.counter: a change boots the previous version again, on probation like any update.</summary>
-    private bool ForcedFallback(AbSlots slots, string other, ConfigItemSettings settings)
+    private bool ForcedFallback(AbSlots slots, string other, ConfigItemSettings settings, uint retryCounter)
     {
         var counter = settings.ForceFallbackCounter;
         if (_record.ForceFallbackSeen is not { } seen)
@@ -179,7 +202,9 @@ public sealed partial class BaseOsService : ReconcilingService
         }
 
         slots.MarkUpdating(other, VersionOf(other), Cmdline);
-        Save(_record with { Pending = VersionOf(other), ForcedFallback = VersionOf(other), LastOutcome = $"Rolling back to {VersionOf(other)} (force.fallback.counter {counter})" });
+        // As after a failed update: the version left behind is not installed again until the retry counter moves.
+        var left = new FailedUpdate(_runningVersion, $"{_runningVersion} was rolled back by the operator (force.fallback.counter {counter})", retryCounter);
+        Save(_record with { Pending = VersionOf(other), ForcedFallback = VersionOf(other), Failed = left, LastOutcome = $"Rolling back to {VersionOf(other)} (force.fallback.counter {counter})" });
         AskReboot(BootReason.Fallback, $"Forced fallback to {VersionOf(other)} (force.fallback.counter changed to {counter})");
         return true;
     }
@@ -233,26 +258,118 @@ public sealed partial class BaseOsService : ReconcilingService
         if (_bus.Topic<ContentStatus>().Get(spec.ContentTreeUuid) is not { IsLoaded: true, ImageName: { } imageName })
             return;
 
+        if (_installError is not null && Time.GetUtcNow() < _retryInstallAt)
+            return;
         try
         {
             var image = await _images.OpenAsync(imageName, spec.Version, Cmdline, cancellationToken).ConfigureAwait(false);
-            // Forgotten on disk before the first write: a slot cut halfway must never pass for the version it held.
-            var slotsBefore = new Dictionary<string, SlotContent>(_record.Slots, StringComparer.Ordinal);
-            slotsBefore.Remove(other);
-            Save(_record with { Pending = spec.Version, ForcedFallback = null, Slots = slotsBefore });
-            LogInstalling(_logger, spec.Version, other, image.RootfsBytes);
-            var written = await SlotInstaller.InstallAsync(slots, booted, image.Image, null, cancellationToken).ConfigureAwait(false);
-            var slotsNow = new Dictionary<string, SlotContent>(_record.Slots, StringComparer.Ordinal) { [other] = new SlotContent(spec.Version, image.RootfsSha256) };
-            Save(_record with { Slots = slotsNow, LastOutcome = $"{spec.Version} written to {other} ({written.BytesWritten} bytes, read back and verified); rebooting into it" });
+            await InstallAsync(slots, booted, other, image, local: false, cancellationToken).ConfigureAwait(false);
             _installError = null;
-            AskReboot(BootReason.Update, $"Rebooting into {spec.Version} on {other}");
+            _installDelay = null;
         }
-        catch (Exception e) when (e is OsImageRefusedException or PartitionTooSmallException or PartitionVerificationException or SlotLayoutException or IOException)
+        catch (Exception e) when (IsInstallFailure(e))
         {
             _installError = e.Message;
+            // A failing write or a refused image is tried again, but not on every pass: 10 s doubling to 10 min.
+            _installDelay = ExponentialBackoff.After(_installDelay, TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(10));
+            _retryInstallAt = Time.GetUtcNow() + _installDelay.Value;
             Save(_record with { Pending = null, LastOutcome = $"The update to {spec.Version} failed: {e.Message}" });
             LogInstallFailed(_logger, spec.Version, e.Message);
         }
+    }
+
+    private static bool IsInstallFailure(Exception e) =>
+        e is OsImageRefusedException or PartitionTooSmallException or PartitionVerificationException or SlotLayoutException or IOException or HttpRequestException;
+
+    /// <summary>Both paths' install: the verified image into the other slot, the record kept honest at each step, then the reboot.</summary>
+    private async Task InstallAsync(AbSlots slots, string booted, string other, VerifiedOsImage image, bool local, CancellationToken cancellationToken)
+    {
+        var version = image.Image.Version;
+        // Forgotten on disk before the first write: a slot cut halfway must never pass for the version it held.
+        var slotsBefore = new Dictionary<string, SlotContent>(_record.Slots, StringComparer.Ordinal);
+        slotsBefore.Remove(other);
+        Save(_record with { Pending = version, ForcedFallback = null, Local = false, Slots = slotsBefore });
+        LogInstalling(_logger, version, other, image.RootfsBytes);
+        var written = await SlotInstaller.InstallAsync(slots, booted, image.Image, null, cancellationToken).ConfigureAwait(false);
+        var slotsNow = new Dictionary<string, SlotContent>(_record.Slots, StringComparer.Ordinal) { [other] = new SlotContent(version, image.RootfsSha256) };
+        Save(_record with { Slots = slotsNow, Local = local, LastOutcome = $"{version} written to {other} ({written.BytesWritten} bytes, read back and verified); rebooting into it" });
+        AskReboot(BootReason.Update, $"Rebooting into {version} on {other}");
+    }
+
+    /// <summary>
+    /// Local mode (`outpost os update`): takes up STATE/baseos/local-request.json. True while a local update owns the
+    /// other slot (written, waiting to boot), so the controller's config neither resets nor overwrites it.
+    /// </summary>
+    private async Task<bool> LocalAsync(AbSlots slots, string booted, string other, CancellationToken cancellationToken)
+    {
+        var otherState = slots.State(other);
+        if (_record.Local && otherState == PartitionState.Updating)
+        {
+            AskReboot(BootReason.Update, $"Rebooting into {VersionOf(other)} on {other} (local update)");
+            return true;
+        }
+
+        if (LocalUpdateRequest.Read(_stateDirectory) is not { } request)
+            return false;
+        if (request.Id == _record.LocalRequestDone)
+        {
+            LocalUpdateRequest.Remove(_stateDirectory);
+            return false;
+        }
+
+        if (request.Action == LocalUpdateAction.Rollback)
+        {
+            if (otherState != PartitionState.Unused || VersionOf(other).Length == 0 || slots.Payload(other) is null)
+            {
+                FinishLocal(request, false, $"Nothing to roll back to: {other} holds no previous version");
+                return false;
+            }
+
+            var back = VersionOf(other);
+            slots.MarkUpdating(other, back, Cmdline);
+            Save(_record with { Pending = back, ForcedFallback = back, Local = true });
+            FinishLocal(request, true, $"Rolling back to {back} on {other} (local request); rebooting into it");
+            AskReboot(BootReason.Fallback, $"Local rollback to {back} on {other}");
+            return true;
+        }
+
+        if (!Uri.TryCreate(request.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+        {
+            FinishLocal(request, false, $"The update URL '{request.Url}' is not an http:// or https:// URL");
+            return false;
+        }
+
+        try
+        {
+            var image = await _local.FetchAsync(url, Cmdline, slots.Partition(other).ByteLength, cancellationToken).ConfigureAwait(false);
+            if (image.Image.Version == _runningVersion)
+            {
+                _local.Clean();
+                FinishLocal(request, true, $"{image.Image.Version} is what runs: nothing to do");
+                return false;
+            }
+
+            // The operator asked for it by hand: a version that failed before is tried again.
+            Save(_record with { Failed = null });
+            await InstallAsync(slots, booted, other, image, local: true, cancellationToken).ConfigureAwait(false);
+            _local.Clean();
+            FinishLocal(request, true, _record.LastOutcome!);
+            return true;
+        }
+        catch (Exception e) when (IsInstallFailure(e))
+        {
+            // The downloaded files stay, so the next --apply resumes instead of starting over.
+            Save(_record with { Pending = null });
+            FinishLocal(request, false, $"The local update from {url} failed: {e.Message}");
+            LogInstallFailed(_logger, url.ToString(), e.Message);
+            return false;
+        }
+    }
+
+    private void FinishLocal(LocalUpdateRequest request, bool succeeded, string outcome)
+    {
+        Save(_record with { LocalRequestDone = request.Id, LocalRequestSucceeded = succeeded, LastOutcome = outcome });
+        LocalUpdateRequest.Remove(_stateDirectory);
     }
 
     /// <summary>Booted the old slot while the other holds the pending version on probation: that update failed.</summary>
@@ -321,7 +438,8 @@ public sealed partial class BaseOsService : ReconcilingService
                     $"Downloading {spec.Version}: {progress} %", progress, progress);
             }
 
-            return new SlotReport(label, isBooted ? version : "", ZSwState.Initial, BaseOsStatus.None);
+            // As EVE reads it from the partition: an unused slot still names what it holds (what a rollback would boot).
+            return new SlotReport(label, version, ZSwState.Initial, BaseOsStatus.None);
         }
 
         _bus.Topic<OsUpdateStatus>().Publish(new OsUpdateStatus([Report(booted), Report(other)], _record.LastOutcome));

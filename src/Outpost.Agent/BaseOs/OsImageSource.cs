@@ -20,7 +20,7 @@ public sealed class OsImageRefusedException(string message) : Exception(message)
 /// </summary>
 public sealed class OsImageSource(ContentStore store, string configDirectory)
 {
-    private const long MaxBootFileBytes = 256L * 1024 * 1024;
+    public const long MaxBootFileBytes = 256L * 1024 * 1024;
 
     public async Task<VerifiedOsImage> OpenAsync(string imageName, string wantedVersion, string cmdline, CancellationToken cancellationToken)
     {
@@ -58,21 +58,26 @@ public sealed class OsImageSource(ContentStore store, string configDirectory)
         // boot files and keeps a tampered store from passing.
         var actual = new OsImageStatement(version, image.Config.Architecture, rootfs.Digest.Hex,
             Convert.ToHexStringLower(SHA256.HashData(kernel)), Convert.ToHexStringLower(SHA256.HashData(initrd)));
-        try
-        {
-            var signature = OsImageSigner.Parse(signatureBytes);
-            OsImageSigner.Verify(signature, actual, TrustedKeys());
-        }
-        catch (OsImageSignatureException e)
-        {
-            throw new OsImageRefusedException(e.Message);
-        }
+        VerifySignature(signatureBytes, actual);
 
         var rootfsPath = layout.GetBlobPath(rootfs.Digest);
         return new VerifiedOsImage(
             new SlotImage(version, () => new FileStream(rootfsPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan),
                 new BootPayload(kernel, initrd), cmdline),
             rootfs.Digest.Hex, rootfs.Size);
+    }
+
+    /// <summary>The one signature check of both update paths: the signature must vouch for exactly these bytes, with a key CONFIG trusts.</summary>
+    public void VerifySignature(ReadOnlySpan<byte> signatureBytes, OsImageStatement actual)
+    {
+        try
+        {
+            OsImageSigner.Verify(OsImageSigner.Parse(signatureBytes), actual, TrustedKeys());
+        }
+        catch (OsImageSignatureException e)
+        {
+            throw new OsImageRefusedException(e.Message);
+        }
     }
 
     private IReadOnlyList<ECDsa> TrustedKeys()

@@ -6,7 +6,7 @@ using Spectre.Console;
 
 namespace Outpost.Cli.Commands;
 
-/// <summary>`outpost os push|list`: Outpost OS versions in the controller's registry, for `outpost device update`.</summary>
+/// <summary>`outpost os push|list`: Outpost OS versions in the controller's registry, for `outpost device update`; `outpost os update`: local mode.</summary>
 internal static class OsCommand
 {
     public static Command Create()
@@ -51,6 +51,8 @@ internal static class OsCommand
         }));
 
         command.Subcommands.Add(push);
+        // Local mode on a host running `outpost agent` (on an Outpost OS image: `outpost-device os update`).
+        command.Subcommands.Add(Outpost.Agent.BaseOs.OsUpdateCommandLine.Create());
         command.Subcommands.Add(DeviceCommand.Admin("list", "List the OS versions in the controller's registry.", [], async (admin, _, ct) =>
         {
             var images = await admin.GetAsync<List<OsImageView>>("api/admin/os-images", ct);

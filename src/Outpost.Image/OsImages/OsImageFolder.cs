@@ -84,6 +84,18 @@ public static class OsImageFolder
         var temp = path + ".tmp";
         await File.WriteAllBytesAsync(temp, bytes, ct);
         File.Move(temp, path, overwrite: true);
+
+        // The checksum file makes the signed folder, served by any web server, an update URL for local mode.
+        var sums = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [OsImageArtifact.RootfsFile] = statement.RootfsSha256,
+            [OsImageArtifact.KernelFile] = statement.KernelSha256,
+            [OsImageArtifact.InitrdFile] = statement.InitrdSha256,
+            [OsImageArtifact.SignatureFile] = Convert.ToHexStringLower(SHA256.HashData(bytes)),
+        };
+        var sumsPath = Path.Combine(directory, OsImageChecksums.FileName);
+        await File.WriteAllTextAsync(sumsPath + ".tmp", OsImageChecksums.Format(sums), ct);
+        File.Move(sumsPath + ".tmp", sumsPath, overwrite: true);
         return statement;
     }
 

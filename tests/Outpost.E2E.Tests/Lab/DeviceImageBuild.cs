@@ -3,7 +3,8 @@ namespace Outpost.E2E.Tests.Lab;
 /// <summary>
 /// The device image (examples/outpost.yml: Debian userland, the Native AOT device binary as PID 1 and agent) built
 /// once for the lab tests the way a user builds it: `outpost image example-inputs` then `outpost image build
-/// --config-later` (each lab device gets its own CONFIG), with live.raw and installer.raw from the same build.
+/// --config-later` (each lab device gets its own CONFIG), with live.raw and installer.raw from the same build; and the
+/// same spec as versions 0.2.0 (a good update) and 0.3.0 (an update whose initramfs is empty, so its kernel panics).
 /// </summary>
 public sealed class DeviceImageBuild : IAsyncLifetime
 {
@@ -13,6 +14,12 @@ public sealed class DeviceImageBuild : IAsyncLifetime
 
     public string InstallerRaw => Path.Combine(_root, "out", "installer.raw");
 
+    /// <summary>An `outpost image build --out` folder of version 0.2.0, for `outpost os push`.</summary>
+    public string Version2 => Path.Combine(_root, "out-v2");
+
+    /// <summary>Version 0.3.0 with a trailer-only initramfs: the kernel finds no root and panics (panic=10 reboots it).</summary>
+    public string Version3Panics => Path.Combine(_root, "out-v3");
+
     public async Task InitializeAsync()
     {
         var repository = FindRepository();
@@ -21,6 +28,10 @@ public sealed class DeviceImageBuild : IAsyncLifetime
         await Run("image", "build", Path.Combine(_root, "outpost.yml"), "--out", Path.Combine(_root, "out"), "--config-later",
             "--version", "0.1.0", "--format", "raw", "--format", "installer");
         Assert.True(File.Exists(LiveRaw) && File.Exists(InstallerRaw), "the build must give live.raw and installer.raw");
+        await Run("image", "build", Path.Combine(_root, "outpost.yml"), "--out", Version2, "--config-later", "--version", "0.2.0", "--format", "raw");
+        await Run("image", "build", Path.Combine(_root, "outpost.yml"), "--out", Version3Panics, "--config-later", "--version", "0.3.0", "--format", "raw");
+        await using (var initrd = File.Create(Path.Combine(Version3Panics, "boot", "initrd.img")))
+            new Outpost.Image.Initramfs.CpioNewcWriter(initrd).WriteTrailer();
     }
 
     private async Task Run(params string[] arguments)

@@ -13,7 +13,7 @@ namespace Outpost.E2E.Tests.Lab;
 /// the device image: it onboards from its CONFIG partition, runs an app, reboots on command and comes back; the
 /// installer writes another disk that boots and onboards too. Four boots in all, one image build.
 /// </summary>
-public sealed class LabTests(DeviceImageBuild build) : IClassFixture<DeviceImageBuild>, IAsyncLifetime
+public sealed partial class LabTests(DeviceImageBuild build, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<DeviceImageBuild>, IAsyncLifetime
 {
     private static readonly TimeSpan BootLimit = TimeSpan.FromSeconds(300);
     private static readonly TimeSpan AppLimit = TimeSpan.FromSeconds(240);
