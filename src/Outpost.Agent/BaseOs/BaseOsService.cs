@@ -381,7 +381,11 @@ public sealed partial class BaseOsService : ReconcilingService
         if (_record.Failed?.Version == version)
             return;
         var node = _bus.Topic<NodeStatus>().Get(NodeStatus.SingletonKey);
-        var why = node?.LastRebootReason is { Length: > 0 } reason ? reason : "unknown reboot reason - power failure or crash";
+        // The last reboot recorded is the one into the update: nothing in the new version asked to leave it, so it
+        // went down by itself (a kernel panic, a hang the watchdog ended, a crash, or power lost) before its commit.
+        var why = node is { LastBootReason: BootReason.Update }
+            ? "it went down without a reboot request before its commit: kernel panic, hang, crash or power loss"
+            : node?.LastRebootReason is { Length: > 0 } reason ? reason : "unknown reboot reason - power failure or crash";
         var retry = spec?.RetryCounter ?? 0;
         Save(_record with
         {

@@ -48,8 +48,9 @@ public sealed partial class LabTests
         await OutpostAsync("os", "push", build.Version3Panics, "--version", "0.3.0", "--sign-key", key);
         await OutpostAsync("device", "update", "dev1", "--version", "0.3.0");
         var fellBack = await WaitForSlotsAsync(s => s.Running is { Label: "IMGA", PartitionState: "active", ShortVersion: "0.1.0" }
-            && s["IMGB"] is { ShortVersion: "0.3.0", Status: "FAILED" }, "0.3.0 reported failed after the fallback");
+            && s["IMGB"] is { ShortVersion: "0.3.0", UserStatus: "FAILED", PartitionState: "inprogress" }, "0.3.0 reported failed after the fallback");
         Assert.Contains("0.3.0", fellBack["IMGB"].Error);
+        Assert.Contains("went down without a reboot request", fellBack["IMGB"].Error);
         log = await File.ReadAllTextAsync(serialLog);
         Assert.Contains("Kernel panic", log);
         Assert.Equal(4, CountOf(log, "init: boot complete"));
@@ -58,7 +59,7 @@ public sealed partial class LabTests
         var seen = await LastSeenAsync();
         await WaitForAsync(async () => await LastSeenAsync() > seen.AddSeconds(25), BootLimit, "three more config polls");
         var after = await SlotsAsync();
-        Assert.Equal("FAILED", after["IMGB"].Status);
+        Assert.Equal("FAILED", after["IMGB"].UserStatus);
         Assert.Equal("IMGA", after.Running?.Label);
         Assert.Equal(4, CountOf(await File.ReadAllTextAsync(serialLog), "init: boot complete"));
         Assert.DoesNotContain("Kernel panic", (await File.ReadAllTextAsync(serialLog))[log.Length..]);
@@ -67,7 +68,7 @@ public sealed partial class LabTests
         Assert.Empty(ProcessesUnder(LabDirectory));
     }
 
-    private sealed record Slot(string Label, string PartitionState, bool Activated, string ShortVersion, string Status, string Error);
+    private sealed record Slot(string Label, string PartitionState, bool Activated, string ShortVersion, string UserStatus, string Error);
 
     private sealed record Slots(IReadOnlyList<Slot> All)
     {
@@ -83,7 +84,7 @@ public sealed partial class LabTests
             return new Slots([]);
         static string Text(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
         return new Slots(slots.EnumerateArray().Select(s => new Slot(Text(s, "label"), Text(s, "partitionState"),
-            s.TryGetProperty("activated", out var a) && a.ValueKind == JsonValueKind.True, Text(s, "shortVersion"), Text(s, "status"), Text(s, "error"))).ToList());
+            s.TryGetProperty("activated", out var a) && a.ValueKind == JsonValueKind.True, Text(s, "shortVersion"), Text(s, "userStatus"), Text(s, "error"))).ToList());
     }
 
     private async Task<Slots> WaitForSlotsAsync(Func<Slots, bool> condition, string what)
