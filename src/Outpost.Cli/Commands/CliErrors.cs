@@ -21,7 +21,7 @@ internal static class CliErrors
             return e.ExitCode;
         }
         catch (Exception e) when (e is Outpost.Image.ImageBuildException or Outpost.Oci.Errors.OciException or Outpost.Agent.OnboardingException
-            or Outpost.Controller.Pki.InvalidAdvertisedNameException or Outpost.Api.OsImages.OsImageSignatureException)
+            or Outpost.Controller.Pki.InvalidAdvertisedNameException or Outpost.Api.OsImages.OsImageSignatureException or Outpost.Agent.Workloads.WorkloadException)
         {
             await Console.Error.WriteLineAsync($"error: {e.Message}");
             return 1;

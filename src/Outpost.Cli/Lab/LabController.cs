@@ -1,3 +1,4 @@
+using Outpost.Agent.Hosting;
 using Outpost.Cli.Admin;
 using Outpost.Cli.Demo;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Outpost.Agent.Hosting;
 using Outpost.Agent.Workloads;
 using Outpost.Agent.Workloads.Qemu;
 using Outpost.Cli.Commands;

@@ -46,6 +46,11 @@ public sealed record CgroupCapabilities(CgroupLayout Layout, bool CanLimitMemory
         return new(layout, memory, cpu);
     }
 
+    /// <summary>Where the cgroup v1 hierarchy holding <paramref name="controller"/> is mounted, or null.</summary>
+    public static string? V1MountPoint(string controller) =>
+        File.ReadAllLines("/proc/self/mountinfo").Select(ParseLine).OfType<CgroupMount>()
+            .FirstOrDefault(m => !m.IsV2 && m.Controllers.Contains(controller))?.MountPoint;
+
     private static CgroupMount? ParseLine(string line)
     {
         var separator = line.IndexOf(" - ", StringComparison.Ordinal);

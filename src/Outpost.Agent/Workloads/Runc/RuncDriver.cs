@@ -28,7 +28,7 @@ public sealed partial class RuncDriver : IWorkloadDriver
     public RuncDriver(RuncDriverOptions options)
     {
         _options = options;
-        var runcPath = RuncShim.FindOnPath(options.RuncPath)
+        var runcPath = WorkloadShim.FindOnPath(options.RuncPath)
             ?? throw new WorkloadRuntimeException(
                 $"runc was not found ('{options.RuncPath}'); install runc (Debian: apt-get install runc) or set RuncDriverOptions.RuncPath.");
         if (LibC.geteuid() != 0)
@@ -102,7 +102,7 @@ public sealed partial class RuncDriver : IWorkloadDriver
             return;
         }
 
-        var shimRunning = record.ShimPid is { } shimPid && RuncShim.IsAlive(shimPid, id);
+        var shimRunning = record.ShimPid is { } shimPid && WorkloadShim.IsAlive(shimPid, id);
         if (!shimRunning)
         {
             if (container is not null)
@@ -118,7 +118,11 @@ public sealed partial class RuncDriver : IWorkloadDriver
 
             File.Delete(paths.ExitStatus);
             File.Delete(paths.RuntimeLog);
-            var pid = RuncShim.Start(_runc, paths, id);
+            var pid = WorkloadShim.Start(paths.ConsoleLog, paths.ExitStatus, [], id,
+            [
+                _runc.RuncPath, "--root", _runc.RuncRoot, "--log", paths.RuntimeLog, "--log-format", "json",
+                "run", "--bundle", paths.Bundle, id,
+            ]);
             record = record with { StartedAt = DateTimeOffset.UtcNow, ShimPid = pid, ContainerPid = null, BootId = _options.BootId };
             await record.SaveAsync(paths.Record, cancellationToken);
         }
@@ -203,12 +207,12 @@ public sealed partial class RuncDriver : IWorkloadDriver
             };
         }
 
-        if (record.ShimPid is { } livePid && record.ContainerPid is { } containerPid && exitCode is null && RuncShim.IsAlive(livePid, id))
+        if (record.ShimPid is { } livePid && record.ContainerPid is { } containerPid && exitCode is null && WorkloadShim.IsAlive(livePid, id))
         {
             return Status(WorkloadState.Running, containerPid, null);
         }
 
-        if (exitCode is not null && (record.ShimPid is not { } deadPid || !RuncShim.IsAlive(deadPid, id)))
+        if (exitCode is not null && (record.ShimPid is not { } deadPid || !WorkloadShim.IsAlive(deadPid, id)))
         {
             // The shim recorded how the container ended and is gone: `runc run` has removed the container.
             return ReadRuntimeError(paths) is { } failure
@@ -241,7 +245,7 @@ public sealed partial class RuncDriver : IWorkloadDriver
             return Status(WorkloadState.Created, null, null);
         }
 
-        if (record.ShimPid is { } shimPid && RuncShim.IsAlive(shimPid, id))
+        if (record.ShimPid is { } shimPid && WorkloadShim.IsAlive(shimPid, id))
         {
             return Status(WorkloadState.Created, null, "starting");
         }
@@ -338,7 +342,7 @@ public sealed partial class RuncDriver : IWorkloadDriver
         var record = await WorkloadRecord.LoadAsync(paths.Record, cancellationToken);
         if (record?.ShimPid is { } pid)
         {
-            await WaitUntilAsync(() => Task.FromResult(!RuncShim.IsAlive(pid, id)), KillTimeout, cancellationToken);
+            await WaitUntilAsync(() => Task.FromResult(!WorkloadShim.IsAlive(pid, id)), KillTimeout, cancellationToken);
         }
     }
 

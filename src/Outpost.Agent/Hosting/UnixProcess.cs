@@ -1,13 +1,14 @@
 using System.Runtime.InteropServices;
 
-namespace Outpost.Cli.Lab;
+namespace Outpost.Agent.Hosting;
 
 /// <summary>
-/// Processes the lab started and then let go of (a daemonized QEMU, the detached controller), found again by pid.
+/// Processes started and then let go of (a daemonized or shim-parented QEMU, the lab's detached controller), found
+/// again by pid.
 /// A pid is only trusted while its command line still names what we started, so a recycled pid is never signalled,
 /// and a zombie counts as gone (nobody may be reaping it).
 /// </summary>
-internal static class UnixProcess
+public static class UnixProcess
 {
     private const int SigTerm = 15;
     private const int SigKill = 9;
@@ -71,7 +72,16 @@ internal static class UnixProcess
         _ = Kill(pid, SigKill);
         if (!await WaitForExitAsync(pid, marker, TimeSpan.FromSeconds(10), ct))
         {
-            throw new Commands.CliException($"Process {pid} is still there 10 s after SIGKILL (stuck in the kernel?); look at /proc/{pid}/stack.");
+            throw new Workloads.WorkloadRuntimeException($"Process {pid} is still there 10 s after SIGKILL (stuck in the kernel?); look at /proc/{pid}/stack.");
+        }
+    }
+
+    /// <summary>SIGKILL at once, without a grace period, if the process still runs and names <paramref name="marker"/>.</summary>
+    public static void KillNow(int pid, string marker)
+    {
+        if (IsRunning(pid, marker))
+        {
+            _ = Kill(pid, SigKill);
         }
     }
 

@@ -1,14 +1,16 @@
 using System.Diagnostics;
 
-namespace Outpost.Agent.Workloads.Runc;
+namespace Outpost.Agent.Workloads;
 
 /// <summary>
-/// Starts `runc run` in the foreground under a tiny /bin/sh parent that outlives the agent.
-/// The shell opens console.log with O_APPEND (>>) and hands it to runc, and so to the app, as
-/// stdout and stderr with stdin on /dev/null: the app never writes into a pipe the agent must drain.
-/// runc stays the container's parent, so when the app ends the shell records its exit status.
+/// Starts a workload's runtime process (`runc run`, `qemu-system-x86_64`) in the foreground under a tiny /bin/sh
+/// parent that outlives the agent. The shell opens a log with O_APPEND (>>) and hands it to the runtime as stdout and
+/// stderr with stdin on /dev/null: nothing writes into a pipe the agent must drain. It can first move itself into the
+/// workload's cgroups, so the runtime starts inside its limits from its first instruction. The shell stays the
+/// runtime's parent, so when the runtime ends it records its exit status (128+N for a signal), which tells a crash
+/// from a clean exit after the agent itself restarted.
 /// </summary>
-internal static class RuncShim
+internal static class WorkloadShim
 {
     /// <summary>argv[0] of the shell; lets the driver recognise its shims among host processes.</summary>
     public const string Name = "outpost-shim";
@@ -16,17 +18,32 @@ internal static class RuncShim
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, Process> RunningShims = new();
 
     // umask 077: the console log and exit status are the agent's files, like everything in its state directory.
+    // $3 lists cgroup.procs files separated by ':' (empty for none); writing $$ to each moves the shell, and so
+    // everything it starts, into that cgroup.
     private const string Script = """
         umask 077
         exec </dev/null >>"$1" 2>&1
         exit_file=$2
-        shift 2
+        IFS=:
+        for procs in $3; do echo $$ >"$procs" || { echo "outpost-shim: cannot join cgroup $procs" >&2; echo 125 >"$exit_file"; exit 125; }; done
+        unset IFS
+        shift 3
         "$@"
         echo $? >"$exit_file"
         """;
 
-    public static int Start(RuncCli runc, WorkloadPaths paths, string id)
+    /// <summary>Starts <paramref name="command"/> under the shim; returns the shim's pid.</summary>
+    /// <param name="logPath">Receives the command's stdout and stderr (appended).</param>
+    /// <param name="exitStatusPath">Receives the command's exit status once it ends.</param>
+    /// <param name="cgroupProcsFiles">cgroup.procs files to join before the command runs.</param>
+    /// <param name="id">The workload id; it must appear in the command line so <see cref="IsAlive"/> can tell the shim apart.</param>
+    public static int Start(string logPath, string exitStatusPath, IReadOnlyList<string> cgroupProcsFiles, string id, IReadOnlyList<string> command)
     {
+        if (cgroupProcsFiles.Any(f => f.Contains(':', StringComparison.Ordinal)))
+        {
+            throw new WorkloadRuntimeException($"A cgroup path of workload {id} contains ':', which the shim uses as a separator.");
+        }
+
         // setsid puts the shim in its own session: a Ctrl-C or SIGHUP aimed at the agent does not reach the app.
         var setsid = FindOnPath("setsid");
         var startInfo = new ProcessStartInfo(setsid ?? "/bin/sh") { UseShellExecute = false };
@@ -36,12 +53,12 @@ internal static class RuncShim
             args.Add("/bin/sh");
         }
 
-        foreach (var arg in (string[])
-            [
-                "-c", Script, Name, paths.ConsoleLog, paths.ExitStatus,
-                runc.RuncPath, "--root", runc.RuncRoot, "--log", paths.RuntimeLog, "--log-format", "json",
-                "run", "--bundle", paths.Bundle, id,
-            ])
+        foreach (var arg in (string[])["-c", Script, Name, logPath, exitStatusPath, string.Join(':', cgroupProcsFiles)])
+        {
+            args.Add(arg);
+        }
+
+        foreach (var arg in command)
         {
             args.Add(arg);
         }
