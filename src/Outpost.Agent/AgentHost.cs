@@ -89,7 +89,10 @@ public static partial class AgentHost
         services.AddSingleton<Attestation>();
         services.AddSingleton<ConfigPoller>();
         services.AddSingleton(sp => new DeviceInfoCollector(sp.GetRequiredService<HostFacts>(), options.StateDir, options.AgentVersion, time,
-            HostRoots.Host, sp.GetRequiredService<ILogger<DeviceInfoCollector>>()));
+            HostRoots.Host, sp.GetRequiredService<ILogger<DeviceInfoCollector>>())
+        {
+            VmAccelerator = sp.GetRequiredService<WorkloadRuntime>().VmAccelerator,
+        });
         services.AddSingleton(sp => new MetricsCollector(options.StateDir, sp.GetRequiredService<UplinkStatistics>(), sp.GetRequiredService<PersistentOutbox>(),
             logBuffer, bus, storage, sp.GetRequiredService<AgentHealth>(), time));
         services.AddSingleton<IOutboxTransport>(sp =>
@@ -102,7 +105,7 @@ public static partial class AgentHost
             : new SimulatedNodePower(sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<AgentExit>())));
         services.AddSingleton(_ => new ContentStore(Path.Combine(options.StateDir, "content")));
         services.AddSingleton<IContentStore>(sp => sp.GetRequiredService<ContentStore>());
-        services.AddSingleton(_ => WorkloadRuntime.Detect(options.StateDir, options.Apps.RuncPath, bootId));
+        services.AddSingleton(_ => WorkloadRuntime.Detect(options.StateDir, options.Apps.RuncPath, bootId, options.Apps.VmAccelerator));
 
         // Started in this order and stopped in the reverse one. The log shipper stops last, so it packs every line logged
         // while stopping. The uplink starts first: it takes up the saved identity and config before it first waits, so

@@ -36,6 +36,9 @@ public sealed record AppRuntimeOptions
     /// </summary>
     public bool StopAppsOnExit { get; init; }
 
+    /// <summary>KVM or TCG for VM apps; Auto uses KVM only where it works (see KvmSupport).</summary>
+    public Workloads.Qemu.QemuAccelRequest VmAccelerator { get; init; } = Workloads.Qemu.QemuAccelRequest.Auto;
+
     /// <summary>The runc binary; null uses "runc" from PATH.</summary>
     public string? RuncPath { get; init; }
 }

@@ -39,6 +39,41 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>
+    /// As <see cref="Write"/>, for content produced by <paramref name="writeContent"/> into a stream (too large, or
+    /// built piece by piece): the target gets all of it or keeps what it had.
+    /// </summary>
+    public static async Task WriteAsync(string path, Func<Stream, CancellationToken, Task> writeContent, CancellationToken cancellationToken, UnixFileMode mode = PrivateFile)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        CreatePrivateDirectory(directory);
+        var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            var options = new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                Share = FileShare.None,
+                Options = FileOptions.Asynchronous,
+                UnixCreateMode = mode,
+            };
+            await using (var stream = new FileStream(temporary, options))
+            {
+                await writeContent(stream, cancellationToken).ConfigureAwait(false);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, path, overwrite: true);
+            FlushDirectory(directory);
+        }
+        catch
+        {
+            TryDelete(temporary);
+            throw;
+        }
+    }
+
     public static void WriteText(string path, string text, UnixFileMode mode = PrivateFile) =>
         Write(path, Encoding.UTF8.GetBytes(text), mode);
 

@@ -21,6 +21,9 @@ public sealed partial class DeviceInfoCollector(
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
     private string? _lastSlotProblem;
 
+    /// <summary>How VM apps run here; reported as EVE's capabilities (hardware-assisted virtualization means KVM).</summary>
+    public Workloads.Qemu.QemuAccelChoice? VmAccelerator { get; init; }
+
     /// <summary>
     /// The device report without a timestamp: callers compare its bytes to decide whether anything changed,
     /// then stamp it with <see cref="Stamp"/>.
@@ -52,6 +55,12 @@ public sealed partial class DeviceInfoCollector(
             ConfigItemStatus = ConfigItemStatus(settings),
             // Outpost does not read SMART data, so the power-cycle count is unknown (EVE's -1).
             PowerCycleCounter = -1,
+            Capabilities = new Capabilities
+            {
+                HWAssistedVirtualization = VmAccelerator?.Accelerator == Workloads.Qemu.QemuAccelerator.Kvm,
+                // VFIO needs the IOMMU's groups; without any there is nothing a PCI device could be assigned through.
+                IOVirtualization = Directory.Exists("/sys/kernel/iommu_groups") && Directory.EnumerateDirectories("/sys/kernel/iommu_groups").Any(),
+            },
         };
         if (node is not null)
         {

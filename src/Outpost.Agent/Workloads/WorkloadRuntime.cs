@@ -1,10 +1,12 @@
+using Outpost.Agent.Workloads.Qemu;
 using Outpost.Agent.Workloads.Runc;
 
 namespace Outpost.Agent.Workloads;
 
 /// <summary>
-/// The workload driver this host can offer, chosen once at start-up: runc when it is installed and the agent is
-/// root, otherwise none, with the reason every app then reports.
+/// The workload drivers this host can offer, chosen once at start-up: runc for containers when it is installed and
+/// the agent is root, QEMU for VMs when it is installed (KVM or TCG, see <see cref="KvmSupport"/>). With neither,
+/// <see cref="Driver"/> is null and every app reports <see cref="UnavailableReason"/>.
 /// </summary>
 public sealed class WorkloadRuntime(IWorkloadDriver? driver, string? unavailableReason)
 {
@@ -12,19 +14,39 @@ public sealed class WorkloadRuntime(IWorkloadDriver? driver, string? unavailable
 
     public string? UnavailableReason { get; } = unavailableReason;
 
-    public static WorkloadRuntime Detect(string stateDirectory, string? runcPath, string bootId)
+    /// <summary>How VMs run here (KVM or TCG, and why), for device info; null when VMs cannot run.</summary>
+    public QemuAccelChoice? VmAccelerator => (Driver as HostWorkloadDriver)?.Vms?.Accelerator;
+
+    public static WorkloadRuntime Detect(string stateDirectory, string? runcPath, string bootId, QemuAccelRequest accelerator = QemuAccelRequest.Auto)
     {
+        IWorkloadDriver? containers = null;
+        string? containersUnavailable = null;
         try
         {
-            return new WorkloadRuntime(new RuncDriver(new RuncDriverOptions(Path.Combine(stateDirectory, "workloads"))
+            containers = new RuncDriver(new RuncDriverOptions(Path.Combine(stateDirectory, "workloads"))
             {
                 RuncPath = runcPath ?? "runc",
                 BootId = bootId,
-            }), null);
+            });
         }
         catch (WorkloadRuntimeException e)
         {
-            return new WorkloadRuntime(null, e.Message);
+            containersUnavailable = e.Message;
         }
+
+        QemuDriver? vms = null;
+        string? vmsUnavailable = null;
+        try
+        {
+            vms = new QemuDriver(new QemuDriverOptions(stateDirectory, KvmSupport.Choose(accelerator, KvmSupport.Probe)) { BootId = bootId });
+        }
+        catch (WorkloadRuntimeException e)
+        {
+            vmsUnavailable = e.Message;
+        }
+
+        return containers is null && vms is null
+            ? new WorkloadRuntime(null, containersUnavailable)
+            : new WorkloadRuntime(new HostWorkloadDriver(containers, containersUnavailable, vms, vmsUnavailable), null);
     }
 }

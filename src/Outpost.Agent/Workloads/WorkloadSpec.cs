@@ -20,6 +20,9 @@ public sealed record WorkloadSpec(
 
     /// <summary>An existing network namespace to join (e.g. /var/run/netns/x); null gives a new one with only loopback.</summary>
     public string? NetworkNamespacePath { get; init; }
+
+    /// <summary>Set for a VM app (run by the QEMU driver, which ignores the container fields); null for a container.</summary>
+    public VmWorkloadSpec? Vm { get; init; }
 }
 
 /// <summary>A host directory made visible inside the workload.</summary>

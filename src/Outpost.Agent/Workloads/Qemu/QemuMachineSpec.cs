@@ -42,6 +42,30 @@ public sealed record QemuMachineSpec
     /// <summary>File that receives the first serial port's output (appended across boots); null: no serial port.</summary>
     public string? SerialLogPath { get; init; }
 
+    /// <summary>
+    /// Unix socket the first serial port is served on (one client at a time: the console), with every byte also
+    /// appended to <see cref="SerialLogPath"/>, which is then required. Null: the serial port goes to the log file only.
+    /// </summary>
+    public string? SerialSocketPath { get; init; }
+
+    /// <summary>Boots this kernel directly instead of the disks' bootloader; null: firmware boots the disks.</summary>
+    public QemuKernelBoot? KernelBoot { get; init; }
+
+    /// <summary>A VNC server on this unix socket (never on a TCP port) with a standard VGA card; null: no display.</summary>
+    public string? VncSocketPath { get; init; }
+
+    /// <summary>TCG's translation cache in MiB; null leaves QEMU's default (1 GiB on 64-bit hosts, mostly untouched).</summary>
+    public int? TcgTranslationCacheMiB { get; init; }
+
+    /// <summary>Host character devices (e.g. /dev/ttyUSB0, a pty) given to the guest as its second, third... serial port.</summary>
+    public IReadOnlyList<string> HostSerialPorts { get; init; } = [];
+
+    /// <summary>Host USB devices passed through on an xHCI controller.</summary>
+    public IReadOnlyList<QemuUsbDevice> UsbDevices { get; init; } = [];
+
+    /// <summary>Host PCI devices (addresses like 0000:03:00.0) passed through with VFIO.</summary>
+    public IReadOnlyList<string> PciDevices { get; init; } = [];
+
     /// <summary>Unix socket QEMU serves QMP on (see <see cref="QmpClient"/>); null: no QMP.</summary>
     public string? QmpSocketPath { get; init; }
 
@@ -71,7 +95,14 @@ public enum QemuDiskFormat
     Qcow2,
 }
 
-public sealed record QemuDisk(string Path, QemuDiskFormat Format = QemuDiskFormat.Raw, bool ReadOnly = false);
+/// <param name="CdRom">Attach as a read-only CD-ROM (SCSI, bootable) instead of a virtio disk.</param>
+public sealed record QemuDisk(string Path, QemuDiskFormat Format = QemuDiskFormat.Raw, bool ReadOnly = false, bool CdRom = false);
+
+/// <summary>Direct kernel boot: QEMU loads the kernel (and initrd) itself and passes the command line.</summary>
+public sealed record QemuKernelBoot(string KernelPath, string? InitrdPath = null, string? CommandLine = null);
+
+/// <summary>A host USB device, matched by vendor and product id (hex, e.g. "0403") or by host bus and port path.</summary>
+public sealed record QemuUsbDevice(string? VendorId = null, string? ProductId = null, int? HostBus = null, string? HostPort = null);
 
 /// <summary>How a network card reaches the outside.</summary>
 public enum QemuNetBackend
