@@ -18,9 +18,11 @@ public sealed record ContentSource(ImageReference Reference, DatastoreSpec Datas
     /// <exception cref="ContentConfigException">The configuration cannot name an image.</exception>
     public static ContentSource Resolve(ContentTreeSpec tree, IReadOnlyDictionary<string, DatastoreSpec> datastores)
     {
-        if (tree.Format != Format.Container)
+        // Disks travel as OCI artifacts (LF Edge ECI) in the same registries as container images.
+        if (tree.Format is not (Format.Container or Format.Raw or Format.Qcow2 or Format.Iso))
         {
-            throw new ContentConfigException($"Content tree {tree.Uuid} has format {tree.Format}; this agent runs containers only (format CONTAINER).");
+            throw new ContentConfigException(
+                $"Content tree {tree.Uuid} has format {tree.Format}, which is not supported; this agent takes CONTAINER images and RAW, QCOW2 or ISO disks (convert it to qcow2 with qemu-img convert).");
         }
 
         if (tree.DatastoreIds.Count == 0)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Org.Lfedge.Eve.Config;
 using Org.Lfedge.Eve.Info;
@@ -9,6 +10,8 @@ using Outpost.Agent.Content;
 using Outpost.Agent.Hosting;
 using Outpost.Agent.Persistence;
 using Outpost.Agent.Timing;
+using Outpost.Agent.Workloads;
+using Outpost.Agent.Workloads.Qemu;
 using Outpost.Oci.Content;
 using Outpost.Oci.Errors;
 using Outpost.Oci.Extraction;
@@ -19,13 +22,17 @@ namespace Outpost.Agent.Volumes;
 /// The volume subsystem: keeps STATE/volumes/UUID/GENERATION in line with the config's volumes and publishes a
 /// <see cref="VolumeStatus"/> per volume. A download volume is its content tree's image unpacked with the
 /// untrusted-layer extractor into <c>rootfs/</c> (on a worker, so one slow unpack stalls nothing else) plus the
-/// image's run config beside it; a blank volume is an empty <c>rootfs/</c>. A <c>created</c> marker, written last,
+/// image's run config beside it; a blank volume is an empty <c>rootfs/</c>. A download volume whose content tree is a
+/// RAW, QCOW2 or ISO disk artifact is a disk instead: <c>disk.FORMAT</c>, the artifact's disk hard-linked read-only
+/// from the content store (N volumes share one base), checked by qemu-img before it is offered, with its format and
+/// sizes in <c>disk.json</c> beside it. A <c>created</c> marker, written last,
 /// makes a generation complete, so a crash mid-unpack starts that unpack over. A new generation count recreates the
 /// volume; generations no longer wanted go once the app subsystem's inventory says no workload runs on them.
 /// </summary>
 public sealed partial class VolumeService : ReconcilingService
 {
     public const string ImageConfigFileName = "image-config.json";
+    public const string DiskInfoFileName = "disk.json";
     private const string CreatedMarker = "created";
     private const string StorageArea = "volumes";
 
@@ -36,8 +43,8 @@ public sealed partial class VolumeService : ReconcilingService
     private readonly AgentOptions _options;
     private readonly ILogger _logger;
     private readonly ObjectWorkers _unpacks;
-    /// <summary>Size and run config of each created generation directory, read once: a created volume never changes.</summary>
-    private readonly Dictionary<string, (long Size, ImageRunConfig? Image)> _created = new(StringComparer.Ordinal);
+    /// <summary>What each created generation directory holds, read once: a created volume never changes.</summary>
+    private readonly Dictionary<string, CreatedVolume> _created = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Failure> _failures = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
@@ -54,7 +61,7 @@ public sealed partial class VolumeService : ReconcilingService
     }
 
     protected override IReadOnlyList<ITopic> Watched =>
-        [_bus.Topic<DeviceDesired>(), _bus.Topic<VolumeSpec>(), _bus.Topic<ContentStatus>(), _bus.Topic<AppInventory>()];
+        [_bus.Topic<DeviceDesired>(), _bus.Topic<VolumeSpec>(), _bus.Topic<ContentTreeSpec>(), _bus.Topic<ContentStatus>(), _bus.Topic<AppInventory>()];
 
     protected override TimeSpan PollInterval => _options.Apps.PollInterval;
 
@@ -89,18 +96,28 @@ public sealed partial class VolumeService : ReconcilingService
         var previous = Statuses.Get(volume.Uuid);
         var status = new VolumeStatus(volume.Uuid, volume.DisplayName, volume.GenerationCount, ZSwState.Initial, MaxSizeBytes: volume.MaxSizeBytes);
         var directory = GenerationDirectory(_directory, volume.Uuid, volume.GenerationCount);
-        if (File.Exists(Path.Combine(directory, CreatedMarker)))
+        // A created disk volume whose disk.json or disk went missing (damage from outside) is made again.
+        if (File.Exists(Path.Combine(directory, CreatedMarker)) && Created(status, directory) is { } created)
         {
-            Statuses.Publish(Created(status, directory));
+            Statuses.Publish(created);
             return;
         }
 
         ContentStatus? source = null;
+        VmDiskFormat? disk = null;
         switch (volume.Origin)
         {
             case VolumeContentOriginType.VcotBlank:
                 break;
             case VolumeContentOriginType.VcotDownload:
+                // The tree's format says what the volume is; one this agent cannot run fails here, whatever the download does.
+                if (volume.ContentTreeId is { } treeId && _bus.Topic<ContentTreeSpec>().Get(treeId) is { } tree && !TryGetKind(tree.Format, out disk))
+                {
+                    Statuses.Publish(Failed(status, previous,
+                        $"Volume {volume.Uuid} cannot be created: its content tree {tree.Uuid} has format {tree.Format}, which is not supported; convert it to qcow2 with qemu-img convert (or use RAW, ISO, or CONTAINER for a container image)."));
+                    return;
+                }
+
                 // The config validator made sure the tree is in the config; its status may not be published yet.
                 source = volume.ContentTreeId is { } id ? contents.GetValueOrDefault(id) : null;
                 if (source is not { IsLoaded: true })
@@ -123,7 +140,7 @@ public sealed partial class VolumeService : ReconcilingService
 
         // The same failing unpack is not repeated on every pass; a new generation or new content tries again, and a
         // failure of the disk itself (full, failing) is retried with backoff.
-        var attempt = $"{volume.GenerationCount}|{source?.Sha256}";
+        var attempt = disk is null ? $"{volume.GenerationCount}|{source?.Sha256}" : $"{volume.GenerationCount}|{source?.Sha256}|{disk}";
         lock (_gate)
         {
             if (_failures.TryGetValue(volume.Uuid, out var failure) && failure.Attempt == attempt
@@ -135,13 +152,13 @@ public sealed partial class VolumeService : ReconcilingService
         }
 
         Statuses.Publish(status with { State = ZSwState.CreatingVolume });
-        _unpacks.TryStart(volume.Uuid, ct => CreateAsync(volume, status, source, directory, attempt, ct),
+        _unpacks.TryStart(volume.Uuid, ct => CreateAsync(volume, status, source, disk, directory, attempt, ct),
             e => LogCreateBug(_logger, volume.Uuid, e));
     }
 
-    private async Task CreateAsync(VolumeSpec volume, VolumeStatus status, ContentStatus? source, string directory, string attempt, CancellationToken cancellationToken)
+    private async Task CreateAsync(
+        VolumeSpec volume, VolumeStatus status, ContentStatus? source, VmDiskFormat? disk, string directory, string attempt, CancellationToken cancellationToken)
     {
-        var rootfs = Path.Combine(directory, "rootfs");
         try
         {
             if (Directory.Exists(directory))
@@ -149,39 +166,26 @@ public sealed partial class VolumeService : ReconcilingService
                 Directory.Delete(directory, recursive: true);
             }
 
-            AtomicFile.CreatePrivateDirectory(rootfs);
-            long size = 0;
-            if (source is not null)
-            {
-                var policy = ExtractionPolicy.Untrusted with
-                {
-                    // Only root can give files their owners; anyone else gets files owned by itself.
-                    ApplyOwnership = Environment.IsPrivilegedProcess,
-                    MaxBytes = volume.MaxSizeBytes > 0 ? volume.MaxSizeBytes : long.MaxValue,
-                };
-                var (config, bytes) = await _content.UnpackAsync(source.ImageName!, rootfs, policy, cancellationToken).ConfigureAwait(false);
-                size = bytes;
-                AtomicFile.Write(Path.Combine(directory, ImageConfigFileName), OciJson.Serialize(config));
-            }
-
+            var created = disk is { } format
+                ? await CreateDiskAsync(volume, source!, format, directory, cancellationToken).ConfigureAwait(false)
+                : await CreateRootfsAsync(volume, source, directory, cancellationToken).ConfigureAwait(false);
             AtomicFile.WriteText(Path.Combine(directory, CreatedMarker), attempt + "\n");
-            var image = ReadImage(Path.Combine(directory, ImageConfigFileName));
             lock (_gate)
             {
                 _failures.Remove(volume.Uuid);
-                _created[directory] = (size, image);
+                _created[directory] = created;
             }
 
             _storage.Succeeded(StorageArea);
-            LogCreated(_logger, volume.Uuid, volume.GenerationCount, size);
-            if (IsWanted(volume))
+            LogCreated(_logger, volume.Uuid, volume.GenerationCount, created.Size);
+            if (IsWanted(volume) && Created(status, directory) is { } done)
             {
-                Statuses.Publish(Created(status, directory));
+                Statuses.Publish(done);
             }
         }
-        catch (Exception e) when (e is OciException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is OciException or IOException or UnauthorizedAccessException or WorkloadException)
         {
-            var storageFailure = e is not OciException && StorageHealth.IsStorageFailure(e);
+            var storageFailure = e is IOException or UnauthorizedAccessException && StorageHealth.IsStorageFailure(e);
             if (storageFailure)
             {
                 _storage.Failed(StorageArea, e);
@@ -195,11 +199,15 @@ public sealed partial class VolumeService : ReconcilingService
                     $"Volume {volume.Uuid} cannot be created: the device is out of disk space ({io.Message}); it is created once space is freed.",
                 _ => $"Volume {volume.Uuid} cannot be created: {e.Message}",
             };
+
+            // A refused image stays refused until new content or a new generation; a missing or broken qemu-img, like a
+            // failing disk, can be fixed on the device and is retried with backoff.
+            var retry = storageFailure || e is WorkloadRuntimeException;
             lock (_gate)
             {
                 var backoff = _failures.TryGetValue(volume.Uuid, out var earlier) && earlier.Attempt == attempt ? earlier.Backoff
                     : new ExponentialBackoff(_options.Apps.RetryFirst, _options.Apps.RetryMax);
-                _failures[volume.Uuid] = new Failure(attempt, storageFailure ? Time.GetUtcNow() + backoff.NextDelay() : null, backoff);
+                _failures[volume.Uuid] = new Failure(attempt, retry ? Time.GetUtcNow() + backoff.NextDelay() : null, backoff);
             }
 
             LogFailed(_logger, volume.Uuid, description);
@@ -211,15 +219,93 @@ public sealed partial class VolumeService : ReconcilingService
         }
     }
 
-    private VolumeStatus Created(VolumeStatus status, string directory)
+    /// <summary>A container volume: the image unpacked into <c>rootfs/</c>, its config beside it (a blank volume: an empty <c>rootfs/</c>).</summary>
+    private async Task<CreatedVolume> CreateRootfsAsync(VolumeSpec volume, ContentStatus? source, string directory, CancellationToken cancellationToken)
     {
-        (long Size, ImageRunConfig? Image) created;
+        var rootfs = Path.Combine(directory, "rootfs");
+        AtomicFile.CreatePrivateDirectory(rootfs);
+        long size = 0;
+        if (source is not null)
+        {
+            var policy = ExtractionPolicy.Untrusted with
+            {
+                // Only root can give files their owners; anyone else gets files owned by itself.
+                ApplyOwnership = Environment.IsPrivilegedProcess,
+                MaxBytes = volume.MaxSizeBytes > 0 ? volume.MaxSizeBytes : long.MaxValue,
+            };
+            var (config, bytes) = await _content.UnpackAsync(source.ImageName!, rootfs, policy, cancellationToken).ConfigureAwait(false);
+            size = bytes;
+            AtomicFile.Write(Path.Combine(directory, ImageConfigFileName), OciJson.Serialize(config));
+        }
+
+        return new CreatedVolume(size, ReadImage(Path.Combine(directory, ImageConfigFileName)), null);
+    }
+
+    /// <summary>
+    /// A disk volume: the artifact's disk exported read-only as <c>disk.FORMAT</c>, then inspected by qemu-img (stated
+    /// format, no backing or data file, consistent) before anything may boot from it; what it is goes to <c>disk.json</c>.
+    /// </summary>
+    private async Task<CreatedVolume> CreateDiskAsync(VolumeSpec volume, ContentStatus source, VmDiskFormat format, string directory, CancellationToken cancellationToken)
+    {
+        AtomicFile.CreatePrivateDirectory(directory);
+        var path = Path.Combine(directory, DiskFileName(format));
+        await _content.ExportDiskAsync(source.ImageName!, path, volume.MaxSizeBytes, cancellationToken).ConfigureAwait(false);
+        var info = await QemuImg.InspectAsync(path, format, cancellationToken).ConfigureAwait(false);
+        AtomicFile.Write(Path.Combine(directory, DiskInfoFileName), DiskInfoFile.Serialize(info));
+        return new CreatedVolume(info.ActualSizeBytes, null, new CreatedDisk(path, info));
+    }
+
+    /// <summary>The volume kind a content tree format makes: a disk of <paramref name="disk"/>'s format, a container (null), or none (false).</summary>
+    private static bool TryGetKind(Format format, out VmDiskFormat? disk)
+    {
+        disk = format switch
+        {
+            Format.Raw => VmDiskFormat.Raw,
+            Format.Qcow2 => VmDiskFormat.Qcow2,
+            Format.Iso => VmDiskFormat.Iso,
+            _ => null,
+        };
+        // FmtUnknown stays on the container path, as before: the content subsystem reports what is wrong with it.
+        return disk is not null || format is Format.Container or Format.FmtUnknown;
+    }
+
+    public static string DiskFileName(VmDiskFormat format) => format switch
+    {
+        VmDiskFormat.Qcow2 => "disk.qcow2",
+        VmDiskFormat.Iso => "disk.iso",
+        _ => "disk.raw",
+    };
+
+    /// <summary>The status of a created generation directory, or null when it is a disk volume that lost its disk or disk.json.</summary>
+    private VolumeStatus? Created(VolumeStatus status, string directory)
+    {
+        CreatedVolume? created;
         lock (_gate)
         {
             if (!_created.TryGetValue(directory, out created))
             {
-                created = _created[directory] = (DirectorySize(Path.Combine(directory, "rootfs")), ReadImage(Path.Combine(directory, ImageConfigFileName)));
+                created = Load(directory);
+                if (created is null)
+                {
+                    LogDamaged(_logger, status.Uuid, directory);
+                    return null;
+                }
+
+                _created[directory] = created;
             }
+        }
+
+        if (created.Disk is { } createdDisk)
+        {
+            return status with
+            {
+                State = ZSwState.CreatedVolume,
+                ProgressPercentage = 100,
+                DiskPath = createdDisk.Path,
+                DiskFormat = createdDisk.Info.Format,
+                DiskVirtualSizeBytes = createdDisk.Info.VirtualSizeBytes,
+                SizeBytes = created.Size,
+            };
         }
 
         return status with
@@ -230,6 +316,23 @@ public sealed partial class VolumeService : ReconcilingService
             Image = created.Image,
             SizeBytes = created.Size,
         };
+    }
+
+    /// <summary>
+    /// What an earlier run created: a disk volume when disk.json is there (null if it or the disk cannot be read), else
+    /// a filesystem volume.
+    /// </summary>
+    private static CreatedVolume? Load(string directory)
+    {
+        var diskInfo = Path.Combine(directory, DiskInfoFileName);
+        if (!File.Exists(diskInfo))
+        {
+            return new CreatedVolume(DirectorySize(Path.Combine(directory, "rootfs")), ReadImage(Path.Combine(directory, ImageConfigFileName)), null);
+        }
+
+        var info = DiskInfoFile.TryParse(AtomicFile.TryRead(diskInfo));
+        var path = info is null ? null : Path.Combine(directory, DiskFileName(info.Format));
+        return info is not null && File.Exists(path) ? new CreatedVolume(info.ActualSizeBytes, null, new CreatedDisk(path, info)) : null;
     }
 
     private VolumeStatus Failed(VolumeStatus status, VolumeStatus? previous, string description) =>
@@ -344,6 +447,51 @@ public sealed partial class VolumeService : ReconcilingService
 
     private sealed record Failure(string Attempt, DateTimeOffset? RetryAt, ExponentialBackoff Backoff);
 
+    /// <summary>What a created generation directory holds: its size and either a rootfs (with run config) or a disk.</summary>
+    private sealed record CreatedVolume(long Size, ImageRunConfig? Image, CreatedDisk? Disk);
+
+    private sealed record CreatedDisk(string Path, DiskImageInfo Info);
+
+    /// <summary>disk.json: what qemu-img found when the disk volume was created, so a restart need not ask again.</summary>
+    private static class DiskInfoFile
+    {
+        public static byte[] Serialize(DiskImageInfo info)
+        {
+            using var buffer = new MemoryStream();
+            using (var json = new Utf8JsonWriter(buffer))
+            {
+                json.WriteStartObject();
+                json.WriteString("format", info.Format.ToString().ToLowerInvariant());
+                json.WriteNumber("virtualSizeBytes", info.VirtualSizeBytes);
+                json.WriteNumber("actualSizeBytes", info.ActualSizeBytes);
+                json.WriteEndObject();
+            }
+
+            return buffer.ToArray();
+        }
+
+        public static DiskImageInfo? TryParse(byte[]? content)
+        {
+            if (content is null)
+            {
+                return null;
+            }
+
+            try
+            {
+                using var json = JsonDocument.Parse(content);
+                var root = json.RootElement;
+                return Enum.TryParse<VmDiskFormat>(root.GetProperty("format").GetString(), ignoreCase: true, out var format)
+                    ? new DiskImageInfo(format, root.GetProperty("virtualSizeBytes").GetInt64(), root.GetProperty("actualSizeBytes").GetInt64())
+                    : null;
+            }
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+            {
+                return null;
+            }
+        }
+    }
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Volume {Uuid} generation {Generation} created ({Bytes} bytes)")]
     private static partial void LogCreated(ILogger logger, string uuid, long generation, long bytes);
 
@@ -352,6 +500,9 @@ public sealed partial class VolumeService : ReconcilingService
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Volume {Uuid}: creating it failed unexpectedly")]
     private static partial void LogCreateBug(ILogger logger, string uuid, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Volume {Uuid}: {Directory} is marked created but its disk or disk.json is gone; creating it again")]
+    private static partial void LogDamaged(ILogger logger, string uuid, string directory);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Volume {Uuid} removed")]
     private static partial void LogRemoved(ILogger logger, string uuid);

@@ -1,6 +1,7 @@
 using Org.Lfedge.Eve.Info;
 using Outpost.Agent.Bus;
 using Outpost.Agent.Content;
+using Outpost.Agent.Workloads.Qemu;
 
 namespace Outpost.Agent.Volumes;
 
@@ -8,9 +9,12 @@ namespace Outpost.Agent.Volumes;
 public sealed record ImageRunConfig(ValueList<string> Entrypoint, ValueList<string> Cmd, ValueList<string> Env, string? WorkingDirectory, string? User);
 
 /// <summary>
-/// What the volume subsystem observed for one volume at one generation. Once <see cref="ZSwState.CreatedVolume"/>,
-/// <see cref="RootfsPath"/> is the directory holding its files (what an app mounts) and <see cref="Image"/> how the
-/// image it came from wants to be run (if it came from one).
+/// What the volume subsystem observed for one volume at one generation. Once <see cref="ZSwState.CreatedVolume"/>, a
+/// filesystem volume has <see cref="RootfsPath"/>, the directory holding its files (what a container mounts), and
+/// <see cref="Image"/>, how the image it came from wants to be run (if it came from one); a disk volume (a VM image
+/// from a RAW, QCOW2 or ISO content tree) has <see cref="DiskPath"/> instead: the read-only base image, shared with
+/// the content store, that a VM's overlay sits on, with its <see cref="DiskFormat"/> and
+/// <see cref="DiskVirtualSizeBytes"/> (the size the guest sees). <see cref="SizeBytes"/> is the bytes it takes.
 /// </summary>
 public sealed record VolumeStatus(
     string Uuid,
@@ -22,11 +26,17 @@ public sealed record VolumeStatus(
     ImageRunConfig? Image = null,
     long MaxSizeBytes = 0,
     long SizeBytes = 0,
-    ObjectError? Error = null) : IKeyed
+    ObjectError? Error = null,
+    string? DiskPath = null,
+    VmDiskFormat? DiskFormat = null,
+    long DiskVirtualSizeBytes = 0) : IKeyed
 {
     public string Key => Uuid;
 
-    public bool IsCreated => State == ZSwState.CreatedVolume && RootfsPath is not null;
+    public bool IsCreated => State == ZSwState.CreatedVolume && (RootfsPath is not null || DiskPath is not null);
+
+    /// <summary>True for a created disk volume (a VM image), false for a filesystem one.</summary>
+    public bool IsDisk => DiskPath is not null;
 
     public ZInfoVolume ToInfo()
     {

@@ -1,3 +1,4 @@
+using Outpost.Oci.Artifacts;
 using Outpost.Oci.Content;
 using Outpost.Oci.Errors;
 using Outpost.Oci.Layout;
@@ -49,13 +50,30 @@ public sealed class ImagePuller(RegistryClient client, ImagePullOptions? options
             progress?.Report(completed);
         }
 
-        var config = OciJson.Deserialize<ImageConfig>(await layout.ReadBlobAsync(manifest.Config.Digest, cancellationToken), $"config of {reference}");
-        CheckDiffIds(reference, manifest, config);
+        // A disk artifact (ECI) is stored as pulled: its layer is a disk file, not a tar, and its config lists no
+        // diff ids (it may not even be an image config), so the container-image checks do not apply.
+        var isDisk = DiskArtifact.IsDiskArtifact(manifest);
+        var configBytes = await layout.ReadBlobAsync(manifest.Config.Digest, cancellationToken);
+        var config = isDisk ? TryParseConfig(configBytes) : OciJson.Deserialize<ImageConfig>(configBytes, $"config of {reference}");
+        if (!isDisk)
+            CheckDiffIds(reference, manifest, config);
 
         var manifestDescriptor = await layout.WriteBlobAsync(remote.Manifest.MediaType, remote.Manifest.Content, cancellationToken);
         var rootName = reference.ToString();
-        await layout.TagAsync(rootName, manifestDescriptor with { Platform = config.Platform }, cancellationToken);
+        await layout.TagAsync(rootName, manifestDescriptor with { Platform = isDisk ? null : config.Platform }, cancellationToken);
         return new ResolvedImage { Name = rootName, ManifestDescriptor = manifestDescriptor, Manifest = manifest, Config = config };
+    }
+
+    private static ImageConfig TryParseConfig(byte[] content)
+    {
+        try
+        {
+            return OciJson.Deserialize<ImageConfig>(content, "config");
+        }
+        catch (UnsupportedContentException)
+        {
+            return new ImageConfig();
+        }
     }
 
     // Cheap checks only: the count always, the digest for uncompressed layers (where diff id equals blob digest).
