@@ -144,7 +144,7 @@ public sealed partial class AppService : ReconcilingService
 
         // A purge (or a new root volume generation) takes the old workload down before the new volume is ready.
         var purge = record.PurgeCounter != app.PurgeCounter && observed.State != WorkloadState.NotFound;
-        var staleRootfs = root is { IsCreated: true } && record.PreparedRootfs is not null && record.PreparedRootfs != root.RootfsPath
+        var staleRootfs = root is { IsCreated: true } && record.PreparedRootfs is not null && record.PreparedRootfs != RootOf(root)
             && observed.State != WorkloadState.NotFound;
         if (purge || staleRootfs)
         {
@@ -163,6 +163,13 @@ public sealed partial class AppService : ReconcilingService
             _restartDelays.TryRemove(app.Uuid, out _);
             LogPurged(_logger, app.Uuid);
             observed = WorkloadStatus.NotFound(app.Uuid);
+        }
+
+        if (observed.State == WorkloadState.NotFound && root is { IsCreated: true, IsDisk: true } && !AppWorkloadSpec.VmVolumesReady(app, volumes))
+        {
+            // A VM's disks all come first, in order: show the first one still on its way.
+            var waiting = app.Volumes.Select(v => volumes.GetValueOrDefault(v.Uuid)).First(v => v is not { IsCreated: true });
+            return waiting is null ? status with { State = ZSwState.Initial } : status with { State = waiting.State, Error = waiting.Error };
         }
 
         if (observed.State == WorkloadState.NotFound && root is not { IsCreated: true })
@@ -205,12 +212,12 @@ public sealed partial class AppService : ReconcilingService
 
         if (observed.State == WorkloadState.NotFound)
         {
-            var spec = AppWorkloadSpec.Build(app, root!, Path.Combine(AppDirectory(app.Uuid), "writable"));
+            var spec = AppWorkloadSpec.Build(app, root!, Path.Combine(AppDirectory(app.Uuid), "writable"), volumes);
             // Saved first: the volume subsystem must see this generation in use before the workload runs on it.
             record = Save(app.Uuid, record with
             {
-                PreparedRootfs = root!.RootfsPath,
-                PreparedVolume = new VolumeUse(root.Uuid, root.GenerationCount),
+                PreparedRootfs = RootOf(root!),
+                PreparedVolume = new VolumeUse(root!.Uuid, root.GenerationCount),
                 PurgeCounter = app.PurgeCounter,
                 StartedToken = null,
                 WorkloadGeneration = Guid.NewGuid().ToString("N"),
@@ -472,6 +479,9 @@ public sealed partial class AppService : ReconcilingService
 
     /// <summary>The app's directory: its id was validated as a canonical UUID before it reached the bus.</summary>
     private string AppDirectory(string uuid) => Path.Combine(_appsDirectory, uuid);
+
+    /// <summary>What the workload was prepared on: the root volume's files, or its disk image for a VM.</summary>
+    private static string? RootOf(VolumeStatus root) => root.RootfsPath ?? root.DiskPath;
 
     private static AppStatus Base(AppSpec app) =>
         new(app.Uuid, app.Version, app.DisplayName, ZSwState.Initial, app.Volumes.Select(v => v.Uuid).ToValueList());

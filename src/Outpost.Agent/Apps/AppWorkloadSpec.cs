@@ -3,13 +3,49 @@ using Outpost.Agent.Bus;
 using Outpost.Agent.Configuration;
 using Outpost.Agent.Volumes;
 using Outpost.Agent.Workloads;
+using Outpost.Agent.Workloads.Qemu;
 
 namespace Outpost.Agent.Apps;
 
 /// <summary>Turns an app and the status of its root volume (files and image run config) into what the runtime driver needs.</summary>
 internal static class AppWorkloadSpec
 {
-    public static WorkloadSpec Build(AppSpec app, VolumeStatus rootVolume, string writableDirectory)
+    /// <summary>The workload for <paramref name="app"/>: a VM when its root volume is a disk image, else a container.</summary>
+    /// <param name="volumes">Every volume's status; a VM gets each of its volumes as a disk, in the app's order.</param>
+    public static WorkloadSpec Build(AppSpec app, VolumeStatus rootVolume, string writableDirectory, IReadOnlyDictionary<string, VolumeStatus> volumes)
+    {
+        var spec = Container(app, rootVolume, writableDirectory);
+        return rootVolume.IsDisk ? spec with { LowerDirectories = [], Vm = Vm(app, volumes) } : spec;
+    }
+
+    /// <summary>The volumes a VM app still waits for (all of them must exist before it can be prepared).</summary>
+    public static bool VmVolumesReady(AppSpec app, IReadOnlyDictionary<string, VolumeStatus> volumes) =>
+        app.Volumes.All(v => volumes.GetValueOrDefault(v.Uuid) is { IsCreated: true });
+
+    private static VmWorkloadSpec Vm(AppSpec app, IReadOnlyDictionary<string, VolumeStatus> volumes)
+    {
+        var disks = app.Volumes.Select(v => volumes[v.Uuid]).Select(v => v.IsDisk
+            ? new VmDisk(v.DiskPath, v.DiskFormat ?? VmDiskFormat.Raw, v.MaxSizeBytes)
+            // A blank volume is a directory for a container; a VM gets a blank disk of its size (1 GiB when unsized).
+            : new VmDisk(null, VmDiskFormat.Qcow2, v.MaxSizeBytes > 0 ? v.MaxSizeBytes : 1L << 30)).ToList();
+        NoCloudSeedContent? seed = null;
+        if (app.Vm.CloudInit)
+        {
+            // The config validator and AppUserData already refused userData that is not base64.
+            var userData = app.Vm.UserData.Length > 0 ? Convert.FromBase64String(app.Vm.UserData.Trim()) : [];
+            seed = new NoCloudSeedContent(app.Uuid, Hostname(app.DisplayName, app.Uuid), userData, null);
+        }
+
+        return new VmWorkloadSpec(disks)
+        {
+            BootMode = app.Vm.Uefi ? VmBootMode.Uefi : VmBootMode.Bios,
+            CloudInit = seed,
+            Vnc = app.Vm.EnableVnc,
+            CpuSet = app.Vm.CpuSet.Length > 0 ? app.Vm.CpuSet : null,
+        };
+    }
+
+    private static WorkloadSpec Container(AppSpec app, VolumeStatus rootVolume, string writableDirectory)
     {
         var run = rootVolume.Image;
         var process = new WorkloadProcess(new ImageProcessConfig(
@@ -20,7 +56,7 @@ internal static class AppWorkloadSpec
             // EVE_ECO_CMD replaces the whole command line, entrypoint included, as EVE does for containers.
             EntrypointOverride = app.UserData.Command,
         };
-        return new WorkloadSpec(app.Uuid, app.DisplayName, [rootVolume.RootfsPath!], writableDirectory, process)
+        return new WorkloadSpec(app.Uuid, app.DisplayName, rootVolume.RootfsPath is { } rootfs ? [rootfs] : [], writableDirectory, process)
         {
             Limits = new WorkloadLimits(
                 app.MemoryKiB > 0 ? (long)app.MemoryKiB * 1024 : null,

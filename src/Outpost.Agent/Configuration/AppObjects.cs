@@ -61,6 +61,26 @@ public enum RestartPolicy
     Never,
 }
 
+/// <summary>
+/// What an app needs when it runs as a VM (EVE VmConfig and the cloud-init fields of AppInstanceConfig). Every app
+/// carries it, as EVE sends VmConfig for containers too; it is used when the app's root volume is a disk image.
+/// </summary>
+/// <param name="CpuSet">Host CPUs to pin the VM to (EVE's cpus), or empty.</param>
+/// <param name="CloudInit">False for EVE's MetaDataNone: no NoCloud seed disk.</param>
+/// <param name="UserData">The app's userData as sent: base64 cloud-init user-data for a VM.</param>
+public sealed record AppVmConfig(string CpuSet, bool Uefi, bool EnableVnc, bool CloudInit, string UserData, bool RemoteConsole)
+{
+    public static AppVmConfig Default { get; } = new("", false, false, true, "", false);
+
+    internal static AppVmConfig From(AppInstanceConfig app) => new(
+        app.Fixedresources?.Cpus ?? "",
+        app.Fixedresources?.BootMode == VmBootMode.Uefi,
+        app.Fixedresources?.EnableVnc ?? false,
+        app.MetaDataType != MetaDataType.MetaDataNone,
+        app.UserData ?? "",
+        app.RemoteConsole);
+}
+
 /// <summary>An app instance (EVE AppInstanceConfig) as far as a container runtime needs it.</summary>
 public sealed record AppSpec(
     string Uuid,
@@ -78,6 +98,8 @@ public sealed record AppSpec(
 {
     public string Key => Uuid;
 
+    public AppVmConfig Vm { get; init; } = AppVmConfig.Default;
+
     internal static AppSpec From(AppInstanceConfig app) => new(
         DatastoreSpec.Canonical(app.Uuidandversion?.Uuid ?? ""),
         app.Uuidandversion?.Version ?? "",
@@ -90,7 +112,10 @@ public sealed record AppSpec(
         app.Restart?.Counter ?? 0,
         app.Purge?.Counter ?? 0,
         app.Fixedresources?.DisableLogs ?? false,
-        PolicyFrom(app.Outpost?.RestartPolicy ?? OutpostRestartPolicy.Unspecified));
+        PolicyFrom(app.Outpost?.RestartPolicy ?? OutpostRestartPolicy.Unspecified))
+    {
+        Vm = AppVmConfig.From(app),
+    };
 
     public static RestartPolicy PolicyFrom(OutpostRestartPolicy policy) => policy switch
     {
