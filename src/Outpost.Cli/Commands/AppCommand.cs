@@ -9,32 +9,17 @@ namespace Outpost.Cli.Commands;
 /// <summary>`outpost app deploy|list|show|start|stop|restart|purge|delete|logs` and `outpost datastore add|list`.</summary>
 internal static class AppCommand
 {
-    private static readonly Option<string> DeviceOption = new("--device") { Description = "Device UUID or serial.", Required = true };
+    internal static readonly Option<string> DeviceOption = new("--device") { Description = "Device UUID or serial.", Required = true };
 
     public static Command Create()
     {
-        var command = new Command("app", "Deploy and manage container apps on devices.");
-        var name = new Option<string>("--name") { Description = "App name (unique on the device).", Required = true };
-        var image = new Option<string>("--image") { Description = "OCI image reference, e.g. 127.0.0.1:5000/hello:1 or busybox.", Required = true };
-        var memory = new Option<string>("--memory") { Description = "Memory limit, e.g. 256M or 1G.", DefaultValueFactory = _ => "256M" };
-        var cpus = new Option<int>("--cpus") { Description = "vCPUs.", DefaultValueFactory = _ => 1 };
-        var env = new Option<string[]>("--env") { Description = "Environment variable KEY=VALUE (repeatable)." };
-        var datastore = new Option<string?>("--datastore") { Description = "Datastore name (default: one matching the image's registry)." };
-        var restart = new Option<string>("--restart")
-        {
-            Description = "What the device does when the app ends by itself: always (start it again, with a growing delay), on-failure (only after a non-zero exit) or never.",
-            DefaultValueFactory = _ => "always",
-        };
-        restart.AcceptOnlyFromAmong("always", "on-failure", "never");
-        var commandArgs = new Argument<string[]>("command") { Description = "Command and arguments overriding the image's (after --).", Arity = ArgumentArity.ZeroOrMore };
-        command.Subcommands.Add(DeviceCommand.Admin("deploy", "Deploy a container app to a device.",
-            [DeviceOption, name, image, memory, cpus, env, datastore, restart, commandArgs], async (admin, parse, ct) =>
+        var command = new Command("app", "Deploy and manage apps on devices: OCI containers, and VMs booting from a disk image.");
+        command.Subcommands.Add(DeviceCommand.Admin("deploy", "Deploy an app to a device: a container, or with --vm a VM booting from a disk artifact.",
+            [DeviceOption, .. Deploy.Symbols], async (admin, parse, ct) =>
             {
-                var request = new DeployAppRequest(parse.GetValue(name)!, parse.GetValue(image)!, ParseSize(parse.GetValue(memory)!),
-                    parse.GetValue(cpus), ControllerCommand.ParsePairs(parse.GetValue(env) ?? [], "--env"), parse.GetValue(commandArgs) is { Length: > 0 } args ? args : null,
-                    parse.GetValue(datastore), parse.GetValue(restart));
+                var request = await Deploy.RequestAsync(parse, ct);
                 var view = await admin.PostAsync<AppView>(AppsPath(parse), request, ct);
-                Console.WriteLine($"Deployed app {view.Name} ({view.Id}); the device picks it up at its next config poll. Watch: outpost app show {view.Name} --device {parse.GetValue(DeviceOption)}");
+                Console.WriteLine($"Deployed {(view.Vm is null ? "app" : "VM")} {view.Name} ({view.Id}); the device picks it up at its next config poll. Watch: outpost app show {view.Name} --device {parse.GetValue(DeviceOption)}");
                 return 0;
             }));
         command.Subcommands.Add(DeviceCommand.Admin("list", "List the apps on a device with their state.", [DeviceOption], async (admin, parse, ct) =>
@@ -131,15 +116,115 @@ internal static class AppCommand
         return command;
     }
 
+    /// <summary>`app deploy`'s flags and how they become a <see cref="DeployAppRequest"/> (kept apart so tests can parse without a controller).</summary>
+    internal static class Deploy
+    {
+        private const long MiB = 1024 * 1024;
+
+        private static readonly Option<string> Name = new("--name") { Description = "App name (unique on the device).", Required = true };
+
+        private static readonly Option<string> Image = new("--image")
+        {
+            Description = "OCI image reference, e.g. 127.0.0.1:5000/hello:1 or busybox; with --vm the disk artifact `outpost image push-disk` pushed.",
+            Required = true,
+        };
+
+        private static readonly Option<string?> Memory = new("--memory") { Description = "Memory, e.g. 256M or 1GiB (default 256M for a container, 512MiB for a VM)." };
+        private static readonly Option<int?> Cpus = new("--cpus") { Description = "vCPUs (default 1)." };
+        private static readonly Option<string[]> Env = new("--env") { Description = "Environment variable KEY=VALUE (repeatable; containers only)." };
+        private static readonly Option<string?> Datastore = new("--datastore") { Description = "Datastore name (default: one matching the image's registry)." };
+
+        private static readonly Option<string> Restart = new("--restart")
+        {
+            Description = "What the device does when the app ends by itself: always (start it again, with a growing delay), on-failure (only after a non-zero exit) or never.",
+            DefaultValueFactory = _ => "always",
+        };
+
+        private static readonly Option<bool> Vm = new("--vm") { Description = "Deploy a VM: --image names a disk artifact (qcow2, raw or iso) instead of a container image." };
+        private static readonly Option<string?> CpuSet = new("--cpu-set") { Description = "VM only: host CPUs it runs on, a Linux CPU list such as 0-1 or 0-3,6." };
+        private static readonly Option<bool> Uefi = new("--uefi") { Description = "VM only: boot with UEFI (OVMF) instead of legacy BIOS." };
+        private static readonly Option<string?> DiskFormat = new("--disk-format") { Description = "VM only: the disk image's format, qcow2 (default), raw or iso (a read-only CD-ROM)." };
+        private static readonly Option<string?> DiskSize = new("--disk-size") { Description = "VM only: size of its writable disk, e.g. 8GiB (default: the image's size)." };
+        private static readonly Option<string?> CloudInit = new("--cloud-init") { Description = "VM only: a cloud-init user-data FILE for the guest (NoCloud seed), at most 64 KiB." };
+        private static readonly Option<bool> Vnc = new("--vnc") { Description = "VM only: offer its screen over VNC through the controller's remote console." };
+
+        private static readonly Argument<string[]> CommandArgs = new("command")
+        {
+            Description = "Command and arguments overriding the image's (after --; containers only).",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+
+        static Deploy()
+        {
+            Restart.AcceptOnlyFromAmong("always", "on-failure", "never");
+            DiskFormat.AcceptOnlyFromAmong("qcow2", "raw", "iso");
+        }
+
+        public static Symbol[] Symbols { get; } = [Name, Image, Memory, Cpus, Env, Datastore, Restart, Vm, CpuSet, Uefi, DiskFormat, DiskSize, CloudInit, Vnc, CommandArgs];
+
+        /// <exception cref="CliException">A flag that makes no sense as given; the controller checks the values themselves.</exception>
+        public static async Task<DeployAppRequest> RequestAsync(ParseResult parse, CancellationToken ct)
+        {
+            var memory = parse.GetValue(Memory);
+            var common = new DeployAppRequest(parse.GetValue(Name)!, parse.GetValue(Image)!, null, null,
+                ControllerCommand.ParsePairs(parse.GetValue(Env) ?? [], "--env"), parse.GetValue(CommandArgs) is { Length: > 0 } args ? args : null,
+                parse.GetValue(Datastore), parse.GetValue(Restart));
+            if (!parse.GetValue(Vm))
+            {
+                var vmOnly = new Option[] { CpuSet, Uefi, DiskFormat, DiskSize, CloudInit, Vnc }.Where(o => parse.GetResult(o) is { Implicit: false }).ToList();
+                if (vmOnly.Count > 0)
+                {
+                    throw new CliException($"{string.Join(", ", vmOnly.Select(o => o.Name))} only apply to a VM; add --vm (and give --image a disk artifact).");
+                }
+
+                return common with { MemoryBytes = ParseSize(memory ?? "256M"), Cpus = parse.GetValue(Cpus) ?? 1 };
+            }
+
+            return common with
+            {
+                Vm = new VmSettings(
+                    memory is null ? null : WholeMiB(ParseSize(memory), memory),
+                    parse.GetValue(Cpus),
+                    parse.GetValue(CpuSet),
+                    parse.GetValue(Uefi) ? "uefi" : "bios",
+                    parse.GetValue(DiskFormat),
+                    parse.GetValue(DiskSize) is { } size ? ParseSize(size) : null,
+                    parse.GetValue(CloudInit) is { } file ? await ReadCloudInitAsync(file, ct) : null,
+                    parse.GetValue(Vnc)),
+            };
+        }
+
+        private static long WholeMiB(long bytes, string text) =>
+            bytes % MiB == 0 ? bytes / MiB : throw new CliException($"--memory {text} is not a whole number of MiB; a VM's memory is given in MiB, e.g. 512MiB or 2GiB.");
+
+        private static async Task<string> ReadCloudInitAsync(string file, CancellationToken ct)
+        {
+            if (!File.Exists(file))
+            {
+                throw new CliException($"The --cloud-init file '{file}' does not exist; give the path of a cloud-init user-data file (e.g. one starting with #cloud-config).");
+            }
+
+            // The controller refuses more than 64 KiB; a file far beyond that is not user-data and is not worth uploading.
+            if (new FileInfo(file).Length > 1024 * 1024)
+            {
+                throw new CliException($"The --cloud-init file '{file}' is over 1 MiB; user-data is at most 64 KiB (EVE's practical limit). Did you mean another file?");
+            }
+
+            return await File.ReadAllTextAsync(file, ct);
+        }
+    }
+
     private static string AppsPath(ParseResult parse) => $"api/admin/devices/{Uri.EscapeDataString(parse.GetValue(DeviceOption)!)}/apps";
 
+    /// <summary>A size in bytes from 256M, 1G, 8GiB, 2T or a plain byte count (binary units: K, M, G, T, each with an optional i and B).</summary>
     internal static long ParseSize(string text)
     {
-        var trimmed = text.Trim().ToUpperInvariant().TrimEnd('B', 'I');
-        long multiplier = trimmed.EndsWith('K') ? 1024 : trimmed.EndsWith('M') ? 1024 * 1024 : trimmed.EndsWith('G') ? 1024L * 1024 * 1024 : 1;
-        var digits = multiplier == 1 ? trimmed : trimmed[..^1];
-        return long.TryParse(digits, out var value) && value > 0
-            ? value * multiplier
-            : throw new CliException($"'{text}' is not a size; use e.g. 256M or 1G.");
+        var trimmed = text.Trim().ToUpperInvariant();
+        trimmed = trimmed.EndsWith("IB", StringComparison.Ordinal) ? trimmed[..^2] : trimmed.EndsWith('B') ? trimmed[..^1] : trimmed;
+        var shift = trimmed.Length == 0 ? 0 : "KMGT".IndexOf(trimmed[^1]) switch { -1 => 0, var unit => (unit + 1) * 10 };
+        var digits = shift == 0 ? trimmed : trimmed[..^1];
+        return long.TryParse(digits, System.Globalization.NumberStyles.None, null, out var value) && value > 0 && value <= long.MaxValue >> shift
+            ? value << shift
+            : throw new CliException($"'{text}' is not a size; use e.g. 256M, 1GiB or 8G.");
     }
 }

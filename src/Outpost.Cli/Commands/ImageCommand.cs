@@ -9,7 +9,7 @@ using Spectre.Console;
 
 namespace Outpost.Cli.Commands;
 
-/// <summary>`outpost image build|inspect|diff|push|sign|keygen`: the OS image builder and image utilities.</summary>
+/// <summary>`outpost image build|inspect|diff|push|push-disk|sign|keygen`: the OS image builder and image utilities.</summary>
 internal static class ImageCommand
 {
     public static Command Create()
@@ -19,6 +19,7 @@ internal static class ImageCommand
         command.Subcommands.Add(CreateInspect());
         command.Subcommands.Add(CreateDiff());
         command.Subcommands.Add(ImagePushCommand.Create());
+        command.Subcommands.Add(ImagePushDiskCommand.Create());
         command.Subcommands.Add(CreateSign());
         command.Subcommands.Add(CreateKeygen());
         command.Subcommands.Add(CreateExampleInputs());

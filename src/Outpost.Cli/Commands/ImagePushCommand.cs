@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using Outpost.Oci.Content;
 using Outpost.Oci.Errors;
 using Outpost.Oci.Layout;
 using Outpost.Oci.References;
@@ -14,45 +15,61 @@ namespace Outpost.Cli.Commands;
 /// </summary>
 internal static class ImagePushCommand
 {
+    private static readonly Option<bool> Insecure = new("--insecure") { Description = "Use plain HTTP for this registry (127.0.0.1 and localhost always are)." };
+    private static readonly Option<string?> Username = new("--username") { Description = "Registry user name (basic or bearer-token auth)." };
+    private static readonly Option<string?> PasswordFile = new("--password-file") { Description = "File holding the registry password or token (kept out of shell history)." };
+
     internal static Command Create()
     {
         var source = new Argument<string>("source") { Description = "OCI layout directory (DIR, or DIR:TAG to pick an image in it), or an oci-archive/docker-archive tar." };
         var target = new Argument<string>("reference") { Description = "Where to push, e.g. 127.0.0.1:5000/outpost/hello:1." };
-        var insecure = new Option<bool>("--insecure") { Description = "Use plain HTTP for this registry (127.0.0.1 and localhost always are)." };
-        var username = new Option<string?>("--username") { Description = "Registry user name (basic or bearer-token auth)." };
-        var passwordFile = new Option<string?>("--password-file") { Description = "File holding the registry password or token (kept out of shell history)." };
-        var command = new Command("push", "Push an OCI layout or image archive to a registry.") { source, target, insecure, username, passwordFile };
+        var command = new Command("push", "Push an OCI layout or image archive to a registry.") { source, target, Insecure, Username, PasswordFile };
         command.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
             var reference = ParseReference(parse.GetValue(target)!);
-            var options = new RegistryClientOptions
-            {
-                InsecureRegistries = parse.GetValue(insecure) ? new HashSet<string> { reference.Registry } : new HashSet<string>(),
-                Credentials = await CredentialsAsync(reference.Registry, parse.GetValue(username), parse.GetValue(passwordFile), ct),
-            };
-            await PushAsync(parse.GetValue(source)!, reference, options, Console.Out, ct);
+            await PushAsync(parse.GetValue(source)!, reference, await RegistryOptionsAsync(parse, reference, ct), Console.Out, ct);
             return 0;
         }));
         return command;
     }
 
+    /// <summary>How to reach the registry: the options every push command takes.</summary>
+    internal static Option[] RegistryOptions => [Insecure, Username, PasswordFile];
+
+    internal static async Task<RegistryClientOptions> RegistryOptionsAsync(ParseResult parse, ImageReference reference, CancellationToken ct) => new()
+    {
+        InsecureRegistries = parse.GetValue(Insecure) ? new HashSet<string> { reference.Registry } : new HashSet<string>(),
+        Credentials = await CredentialsAsync(reference.Registry, parse.GetValue(Username), parse.GetValue(PasswordFile), ct),
+    };
+
     /// <summary>Pushes <paramref name="source"/> and prints one line per blob and a final digest line.</summary>
     internal static async Task PushAsync(string source, ImageReference reference, RegistryClientOptions options, TextWriter output, CancellationToken ct)
     {
         var resolved = ResolveSource(source);
+        await PushWithProgressAsync(source, reference, options, output, async pusher => resolved.Layout is { } layout
+            ? await pusher.PushAsync(layout, await ChooseRootAsync(layout, resolved.Tag, source, ct), reference, ct)
+            : await pusher.PushArchiveAsync(resolved.ArchivePath!, reference, ct));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="push"/> with a pusher whose registry conversation is printed as progress lines, then the
+    /// digest line; registry failures become what to check.
+    /// </summary>
+    internal static async Task<OciDigest> PushWithProgressAsync(
+        string what, ImageReference reference, RegistryClientOptions options, TextWriter output, Func<ImagePusher, Task<OciDigest>> push)
+    {
         using var http = new HttpClient(new PushProgressHandler(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(30) }, output))
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
         using var client = new RegistryClient(options, http);
         var pusher = new ImagePusher(client);
-        output.WriteLine($"Pushing {source} to {reference} ...");
+        output.WriteLine($"Pushing {what} to {reference} ...");
         try
         {
-            var digest = resolved.Layout is { } layout
-                ? await pusher.PushAsync(layout, await ChooseRootAsync(layout, resolved.Tag, source, ct), reference, ct)
-                : await pusher.PushArchiveAsync(resolved.ArchivePath!, reference, ct);
+            var digest = await push(pusher);
             output.WriteLine($"Pushed {reference.Name}@{digest}");
+            return digest;
         }
         catch (HttpRequestException e)
         {
@@ -68,7 +85,7 @@ internal static class ImagePushCommand
         }
     }
 
-    private static ImageReference ParseReference(string text)
+    internal static ImageReference ParseReference(string text)
     {
         try
         {

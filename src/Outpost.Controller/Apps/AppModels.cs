@@ -1,7 +1,8 @@
 namespace Outpost.Controller.Apps;
 
-/// <summary>What an operator asks for when deploying a container app.</summary>
+/// <summary>What an operator asks for when deploying an app: a container, or a VM when <paramref name="Vm"/> is given.</summary>
 /// <param name="Restart">The restart policy: always (the default), on-failure or never.</param>
+/// <param name="Vm">Makes the app a VM booting from the disk artifact <paramref name="Image"/> names; memory and vCPUs are then its own.</param>
 public sealed record DeployAppRequest(
     string Name,
     string Image,
@@ -10,7 +11,8 @@ public sealed record DeployAppRequest(
     IReadOnlyDictionary<string, string>? Environment,
     IReadOnlyList<string>? Command,
     string? Datastore,
-    string? Restart = null);
+    string? Restart = null,
+    VmSettings? Vm = null);
 
 public sealed record AppView(
     Guid Id,
@@ -24,7 +26,8 @@ public sealed record AppView(
     uint RestartCounter,
     uint PurgeCounter,
     DateTimeOffset? InfoTimestamp,
-    string Restart = "always");
+    string Restart = "always",
+    VmSettings? Vm = null);
 
 public sealed record CreateDatastoreRequest(string Name, string Url, string? Username, string? Password, string? CertificatePem);
 

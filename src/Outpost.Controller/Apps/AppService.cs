@@ -26,6 +26,12 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
             throw new AppRequestException("Give the app a --name.");
         }
 
+        var vm = request.Vm is { } settings ? PlanVm(request, settings) : null;
+        if (string.IsNullOrWhiteSpace(request.Image))
+        {
+            throw new AppRequestException("Give the app an --image: an OCI image reference such as 127.0.0.1:5000/hello:1.");
+        }
+
         ImageReference reference;
         try
         {
@@ -54,7 +60,7 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
             }
 
             UpsertDatastore(config, datastore);
-            config.ContentInfo.Add(new ContentTree
+            var content = new ContentTree
             {
                 Uuid = contentId.ToString(),
                 DsId = datastore.Id.ToString(),
@@ -63,14 +69,14 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
                 Iformat = Format.Container,
                 Sha256 = reference.Digest?.Hex ?? "",
                 DisplayName = reference.ToString(),
-            });
-            config.Volumes.Add(new Volume
+            };
+            var volume = new Volume
             {
                 Uuid = volumeId.ToString(),
                 Origin = new VolumeContentOrigin { Type = VolumeContentOriginType.VcotDownload, DownloadContentTreeID = contentId.ToString() },
                 DisplayName = request.Name + "-root",
-            });
-            config.Apps.Add(new AppInstanceConfig
+            };
+            var instance = new AppInstanceConfig
             {
                 Uuidandversion = new UUIDandVersion { Uuid = appId.ToString(), Version = "1" },
                 Displayname = request.Name,
@@ -86,9 +92,36 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
                 Restart = new InstanceOpsCmd(),
                 Purge = new InstanceOpsCmd(),
                 Outpost = new OutpostAppOptions { RestartPolicy = restart },
-            });
+            };
+            // A VM takes its disk format, size, resources and cloud-init from the plan; a container keeps the above.
+            vm?.Apply(content, volume, instance);
+            config.ContentInfo.Add(content);
+            config.Volumes.Add(volume);
+            config.Apps.Add(instance);
         }, ct);
         return View(config, config.Apps.Single(a => a.Uuidandversion.Uuid == appId.ToString()), null);
+    }
+
+    /// <summary>Checks a VM deploy: the container-only fields are refused rather than silently dropped.</summary>
+    private static VmPlan PlanVm(DeployAppRequest request, VmSettings settings)
+    {
+        if (string.IsNullOrWhiteSpace(request.Image))
+        {
+            throw new AppRequestException(
+                "A VM app boots from a disk image: give --image, the registry reference of its disk artifact (push one with `outpost image push-disk FILE --format qcow2 REF`).");
+        }
+
+        if (request.MemoryBytes is not null || request.Cpus is not null)
+        {
+            throw new AppRequestException("A VM app's memory and vCPUs are vm.memoryMiB and vm.vcpus; leave memoryBytes and cpus out.");
+        }
+
+        if (request.Environment is { Count: > 0 } || request.Command is { Count: > 0 })
+        {
+            throw new AppRequestException("A VM app has no container environment or command; pass settings to the guest with vm.cloudInit (--cloud-init FILE).");
+        }
+
+        return VmPlan.From(settings);
     }
 
     public async Task<IReadOnlyList<AppView>> ListAsync(Guid deviceId, CancellationToken ct)
@@ -280,7 +313,8 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
             app.Restart?.Counter ?? 0,
             app.Purge?.Counter ?? 0,
             null,
-            RestartPolicyName(app.Outpost?.RestartPolicy ?? OutpostRestartPolicy.Unspecified));
+            RestartPolicyName(app.Outpost?.RestartPolicy ?? OutpostRestartPolicy.Unspecified),
+            VmPlan.Describe(app, volume, content));
     }
 
     /// <summary>Environment as KEY=VALUE lines (EVE's legacy cloud-init format), base64 as EVE expects.</summary>
