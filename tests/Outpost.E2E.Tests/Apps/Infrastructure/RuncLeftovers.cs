@@ -3,7 +3,8 @@ namespace Outpost.E2E.Tests.Apps.Infrastructure;
 /// <summary>
 /// Containers (and their overlay rootfs mounts) outlive a killed agent by design, so a test run must remove them
 /// itself: every runc root under the agent's state folder is listed and its containers deleted with --force, then
-/// whatever is still mounted below the folder is detached.
+/// whatever is still mounted below the folder is detached. VMs outlive it as well: a QEMU whose command line names
+/// the folder is killed.
 /// </summary>
 public static class RuncLeftovers
 {
@@ -30,9 +31,9 @@ public static class RuncLeftovers
             try
             {
                 var commandLine = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
-                if (commandLine.Contains("outpost-shim", StringComparison.Ordinal) && commandLine.Contains(stateDirectory, StringComparison.Ordinal))
+                if (commandLine.Contains(stateDirectory, StringComparison.Ordinal) && Kind(commandLine) is { } kind)
                 {
-                    running.Add("shim " + commandLine);
+                    running.Add(kind + " " + commandLine);
                 }
             }
             catch (IOException)
@@ -75,6 +76,24 @@ public static class RuncLeftovers
             }
         }
 
+        foreach (var dir in Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
+        {
+            try
+            {
+                var commandLine = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+                if (commandLine.Contains(stateDirectory, StringComparison.Ordinal) && Kind(commandLine) == "qemu")
+                {
+                    using var process = System.Diagnostics.Process.GetProcessById(int.Parse(Path.GetFileName(dir), System.Globalization.CultureInfo.InvariantCulture));
+                    process.Kill();
+                    await process.WaitForExitAsync();
+                }
+            }
+            catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException)
+            {
+                // Gone already.
+            }
+        }
+
         var prefix = stateDirectory.TrimEnd('/') + "/";
         var mounts = (await File.ReadAllLinesAsync("/proc/self/mounts"))
             .Select(line => line.Split(' ')[1])
@@ -85,4 +104,10 @@ public static class RuncLeftovers
             await ExternalTools.RunAsync("umount", "-l", mountPoint);
         }
     }
+
+    // The shim's own command line names QEMU too (it is the command the shim runs), so the shim is checked first.
+    private static string? Kind(string commandLine) =>
+        commandLine.Contains("outpost-shim", StringComparison.Ordinal) ? "shim"
+        : commandLine.Contains("qemu-system", StringComparison.Ordinal) ? "qemu"
+        : null;
 }

@@ -1,0 +1,93 @@
+using System.Text.Json;
+using Outpost.Agent.Tests.Fixtures;
+using Outpost.E2E.Tests.Apps.Infrastructure;
+
+namespace Outpost.E2E.Tests.Apps;
+
+/// <summary>
+/// A VM app's whole life through the CLI, on a real controller, registry and agent, under real QEMU: the test guest's
+/// UEFI disk pushed as a disk artifact, deployed with cloud-init, booted, logged, measured, restarted, purged,
+/// stopped and deleted. One class, one cluster, so its three boots are the only ones (TCG is slow).
+/// </summary>
+public sealed class VmAppTests(AppCluster cluster) : IClassFixture<AppCluster>
+{
+    private const string Serial = AppCluster.Serial;
+    private const string Name = "vm-e2e";
+
+    [Fact]
+    public async Task A_pushed_disk_boots_as_a_vm_reads_its_cloud_init_logs_its_console_reports_metrics_and_restarts_purges_stops_and_is_deleted()
+    {
+        var disk = await TestGuest.BuildUefiDiskAsync(CancellationToken.None);
+        var reference = $"{cluster.Registry.Host}/e2e/test-guest:1";
+        // No controller flags: push-disk talks to the registry only.
+        var pushed = await OutpostBinary.RunAsync(cluster.Root, "image", "push-disk", disk, "--format", "raw", reference);
+        Assert.True(pushed.ExitCode == 0, pushed.Output + pushed.Error);
+
+        // A marker only this run can have, so the guest can only print it if it read this app's seed.
+        var marker = $"outpost-e2e-{Guid.NewGuid():N}";
+        var userData = Path.Combine(cluster.Root, "user-data");
+        await File.WriteAllTextAsync(userData, $"#cloud-config\nmarker: {marker}\n");
+        var deployed = await cluster.CliOkAsync("app", "deploy", "--device", Serial, "--name", Name, "--image", reference,
+            "--vm", "--uefi", "--disk-format", "raw", "--memory", "256MiB", "--cloud-init", userData);
+        Assert.Contains($"Deployed VM {Name}", deployed);
+
+        await cluster.WaitForStateAsync(Name, "RUNNING");
+        var app = (await cluster.AppAsync(Name))!;
+        Assert.Equal(256, app.Vm!.MemoryMiB);
+
+        // The serial console is the app's log; what the guest printed proves what QEMU gave it.
+        await cluster.WaitForLogAsync(Name, lines => lines.Any(l => l.EndsWith(TestGuest.ReadyLine, StringComparison.Ordinal)), "the guest's ready line");
+        await cluster.WaitForLogAsync(Name, lines => lines.Any(l => l.EndsWith($"user-data: marker: {marker}", StringComparison.Ordinal)), "the cloud-init marker read from the seed");
+        var log = await cluster.AppLogAsync(Name);
+        Assert.Contains(log, l => l.EndsWith($"cidata instance-id={app.Id} hostname={Name}", StringComparison.Ordinal));
+        var memoryKib = log.Select(l => l.Split("memory-kib=")).Where(p => p.Length == 2).Select(p => long.Parse(p[1])).First();
+        // MemTotal is the guest's RAM less what its kernel keeps: below 256 MiB, far above a default 128 MiB machine.
+        Assert.InRange(memoryKib, 200_000, 256 * 1024);
+
+        await Eventually.TrueAsync(async () => UsedMemoryMb(await cluster.Admin.MetricsAsync(cluster.Device.Id.ToString()), app.Id) > 0,
+            AppCluster.Patience, "a metrics report with the VM's memory");
+
+        // Restart and purge boot the guest again; purge also makes the writable disk again from the image.
+        await cluster.CliOkAsync("app", "restart", Name, "--device", Serial);
+        await cluster.WaitForLogAsync(Name, lines => ReadyLines(lines) >= 2, "the guest to boot again after restart");
+        await cluster.WaitForStateAsync(Name, "RUNNING");
+        await cluster.CliOkAsync("app", "purge", Name, "--device", Serial);
+        await cluster.WaitForLogAsync(Name, lines => ReadyLines(lines) >= 3, "the guest to boot again after purge");
+        await cluster.WaitForStateAsync(Name, "RUNNING");
+
+        await cluster.CliOkAsync("app", "stop", Name, "--device", Serial);
+        await cluster.WaitForStateAsync(Name, "HALTED");
+        // HALTED means QEMU is gone (the guest ignores ACPI powerdown, so the agent had to quit it), not just paused.
+        Assert.DoesNotContain(await RuncLeftovers.RunningAsync(cluster.StateDir), running => running.Contains(app.Id.ToString(), StringComparison.Ordinal));
+
+        await cluster.CliOkAsync("app", "delete", Name, "--device", Serial);
+        Assert.Null(await cluster.AppAsync(Name));
+        await Eventually.TrueAsync(() => Task.FromResult(!Directory.Exists(Path.Combine(cluster.StateDir, "vms", app.Id.ToString()))),
+            AppCluster.Patience, "the VM's folder (overlay, seed, QMP socket) to be removed");
+    }
+
+    private static int ReadyLines(List<string> lines) => lines.Count(l => l.EndsWith(TestGuest.ReadyLine, StringComparison.Ordinal));
+
+    /// <summary>The app's usedMem (MB) in the newest report that has it, or 0.</summary>
+    private static long UsedMemoryMb(List<MetricView> metrics, Guid appId)
+    {
+        foreach (var metric in metrics.OrderByDescending(m => m.DeviceTimestamp))
+        {
+            if (!metric.Message.TryGetProperty("am", out var apps))
+            {
+                continue;
+            }
+
+            foreach (var appMetric in apps.EnumerateArray())
+            {
+                if (appMetric.TryGetProperty("AppID", out var id) && id.GetString() == appId.ToString()
+                    && appMetric.TryGetProperty("memory", out var memory) && memory.TryGetProperty("usedMem", out var used))
+                {
+                    return used.ValueKind == JsonValueKind.String ? long.Parse(used.GetString()!) : used.GetInt64();
+                }
+            }
+        }
+
+        return 0;
+    }
+}
