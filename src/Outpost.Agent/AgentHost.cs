@@ -120,6 +120,7 @@ public static partial class AgentHost
         if (options.Apps.Enabled)
         {
             AddAppSubsystems(services);
+            services.AddHostedService<RemoteConsoleService>();
         }
 
         // Off an Outpost disk (a laptop, a test without a disk image) it has nothing to look after.

@@ -118,6 +118,7 @@ public sealed class ControllerHost : IAsyncDisposable
         services.AddSingleton<LogFeed>();
         services.AddSingleton<AdminTokenFilter>();
         services.AddSingleton<AppService>();
+        services.AddSingleton<Consoles.ConsoleRelay>();
         services.AddSingleton<OsImageService>();
         services.AddSingleton(new LayoutRegistry(Path.Combine(options.DataDirectory, RegistryEndpoints.LayoutFolder)));
         services.AddSingleton(new LayoutRegistryWriter(Path.Combine(options.DataDirectory, RegistryEndpoints.LayoutFolder),
@@ -127,11 +128,13 @@ public sealed class ControllerHost : IAsyncDisposable
 
         var app = builder.Build();
         app.MapOpenApi("/api/admin/openapi/{documentName}.json");
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.MapDeviceApi();
         app.MapAdminApi();
         app.MapAppApi();
         app.MapOsApi();
         app.MapRegistryApi();
+        Consoles.ConsoleEndpoints.MapConsoleApi(app);
         await app.StartAsync(ct);
 
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

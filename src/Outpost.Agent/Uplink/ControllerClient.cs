@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Security;
+using System.Net.WebSockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Google.Protobuf;
@@ -31,6 +32,7 @@ public sealed record SignedConfig(ConfigResponse Response, byte[] SignedBody);
 public sealed partial class ControllerClient : IDisposable
 {
     private readonly HttpClient _http;
+    private readonly SocketsHttpHandler _handler;
     private readonly EnvelopeSigner _deviceSigner;
     private readonly UplinkStatistics _statistics;
     private readonly TimeProvider _time;
@@ -65,6 +67,7 @@ public sealed partial class ControllerClient : IDisposable
                     ServerCertificateTrust.IsTrusted(certificate as X509Certificate2, errors, tlsRoots, time.GetUtcNow()),
             },
         };
+        _handler = handler;
         _http = new HttpClient(handler) { BaseAddress = server, Timeout = requestTimeout ?? TimeSpan.FromSeconds(120) };
     }
 
@@ -176,6 +179,29 @@ public sealed partial class ControllerClient : IDisposable
     {
         var reply = await SendAsync(HttpMethod.Post, DeviceApiPaths.Metrics(deviceUuid), _deviceSigner.Seal(metrics), verify: true, cancellationToken).ConfigureAwait(false);
         return reply.As(reply.Outcome == UplinkOutcome.Success);
+    }
+
+    /// <summary>
+    /// Opens a WebSocket to <paramref name="path"/> on the controller over the same TLS as every other call: only the
+    /// controller's roots are trusted and the device certificate is the client certificate, which is what authenticates
+    /// the socket (a WebSocket carries no signed envelope).
+    /// </summary>
+    public async Task<ClientWebSocket> ConnectWebSocketAsync(string path, CancellationToken cancellationToken)
+    {
+        var uri = new UriBuilder(new Uri(Server, path)) { Scheme = Server.Scheme == Uri.UriSchemeHttp ? "ws" : "wss" }.Uri;
+        var socket = new ClientWebSocket();
+        socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(30);
+        try
+        {
+            using var invoker = new HttpMessageInvoker(_handler, disposeHandler: false);
+            await socket.ConnectAsync(uri, invoker, cancellationToken).ConfigureAwait(false);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     public void Dispose()

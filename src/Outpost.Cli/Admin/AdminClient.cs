@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.Security;
+using System.Net.WebSockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Outpost.Api.Certificates;
@@ -14,10 +15,14 @@ namespace Outpost.Cli.Admin;
 internal sealed class AdminClient : IDisposable
 {
     private readonly HttpClient _http;
+    private readonly SocketsHttpHandler _handler;
+    private readonly string _token;
 
     public AdminClient(ControllerLocation location)
     {
         var handler = new SocketsHttpHandler();
+        _handler = handler;
+        _token = location.Token;
         if (location.CaFile is not null)
         {
             var root = X509Certificate2.CreateFromPem(File.ReadAllText(location.CaFile));
@@ -55,6 +60,37 @@ internal sealed class AdminClient : IDisposable
         while (await reader.ReadLineAsync(ct) is { } line)
         {
             yield return line;
+        }
+    }
+
+    /// <summary>
+    /// Opens a WebSocket to an admin route with the same trust and token as every other call. The controller refuses
+    /// before the upgrade with a status only (a WebSocket handshake carries no error body), so each is explained here.
+    /// </summary>
+    public async Task<ClientWebSocket> ConnectWebSocketAsync(string path, IReadOnlyDictionary<int, string> refusals, CancellationToken ct)
+    {
+        var uri = new UriBuilder(new Uri(BaseAddress, path)) { Scheme = BaseAddress.Scheme == Uri.UriSchemeHttp ? "ws" : "wss" }.Uri;
+        var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Authorization", "Bearer " + _token);
+        socket.Options.CollectHttpResponseDetails = true;
+        socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(30);
+        try
+        {
+            using var invoker = new HttpMessageInvoker(_handler, disposeHandler: false);
+            await socket.ConnectAsync(uri, invoker, ct);
+            return socket;
+        }
+        catch (WebSocketException e)
+        {
+            var status = (int)socket.HttpStatusCode;
+            socket.Dispose();
+            var reason = refusals.GetValueOrDefault(status) ?? status switch
+            {
+                401 => "the admin token was refused; check --token-file (the controller's admin.token)",
+                0 => e.Message,
+                _ => $"HTTP {status}",
+            };
+            throw new CliException($"controller refused the session ({(status == 0 ? "no answer" : status)}): {reason}");
         }
     }
 

@@ -82,6 +82,9 @@ internal static class AppCommand
 
             return 0;
         }));
+        command.Subcommands.Add(DeviceCommand.Admin("console", "Open a VM app's serial console through the controller (the app needs --console; Ctrl-] leaves).",
+            [app, DeviceOption], async (admin, parse, ct) =>
+                await ConsoleSession.RunAsync(admin, $"{AppsPath(parse)}/{Uri.EscapeDataString(parse.GetValue(app)!)}/console", parse.GetValue(app)!, ct)));
         return command;
     }
 
@@ -147,6 +150,7 @@ internal static class AppCommand
         private static readonly Option<string?> DiskSize = new("--disk-size") { Description = "VM only: size of its writable disk, e.g. 8GiB (default: the image's size)." };
         private static readonly Option<string?> CloudInit = new("--cloud-init") { Description = "VM only: a cloud-init user-data FILE for the guest (NoCloud seed), at most 64 KiB." };
         private static readonly Option<bool> Vnc = new("--vnc") { Description = "VM only: offer its screen over VNC through the controller's remote console." };
+        private static readonly Option<bool> ConsoleFlag = new("--console") { Description = "VM only: let operators open its serial console through the controller (`outpost app console`)." };
 
         private static readonly Argument<string[]> CommandArgs = new("command")
         {
@@ -160,7 +164,7 @@ internal static class AppCommand
             DiskFormat.AcceptOnlyFromAmong("qcow2", "raw", "iso");
         }
 
-        public static Symbol[] Symbols { get; } = [Name, Image, Memory, Cpus, Env, Datastore, Restart, Vm, CpuSet, Uefi, DiskFormat, DiskSize, CloudInit, Vnc, CommandArgs];
+        public static Symbol[] Symbols { get; } = [Name, Image, Memory, Cpus, Env, Datastore, Restart, Vm, CpuSet, Uefi, DiskFormat, DiskSize, CloudInit, Vnc, ConsoleFlag, CommandArgs];
 
         /// <exception cref="CliException">A flag that makes no sense as given; the controller checks the values themselves.</exception>
         public static async Task<DeployAppRequest> RequestAsync(ParseResult parse, CancellationToken ct)
@@ -171,7 +175,7 @@ internal static class AppCommand
                 parse.GetValue(Datastore), parse.GetValue(Restart));
             if (!parse.GetValue(Vm))
             {
-                var vmOnly = new Option[] { CpuSet, Uefi, DiskFormat, DiskSize, CloudInit, Vnc }.Where(o => parse.GetResult(o) is { Implicit: false }).ToList();
+                var vmOnly = new Option[] { CpuSet, Uefi, DiskFormat, DiskSize, CloudInit, Vnc, ConsoleFlag }.Where(o => parse.GetResult(o) is { Implicit: false }).ToList();
                 if (vmOnly.Count > 0)
                 {
                     throw new CliException($"{string.Join(", ", vmOnly.Select(o => o.Name))} only apply to a VM; add --vm (and give --image a disk artifact).");
@@ -190,7 +194,8 @@ internal static class AppCommand
                     parse.GetValue(DiskFormat),
                     parse.GetValue(DiskSize) is { } size ? ParseSize(size) : null,
                     parse.GetValue(CloudInit) is { } file ? await ReadCloudInitAsync(file, ct) : null,
-                    parse.GetValue(Vnc)),
+                    parse.GetValue(Vnc),
+                    RemoteConsole: parse.GetValue(ConsoleFlag)),
             };
         }
 

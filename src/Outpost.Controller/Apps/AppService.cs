@@ -199,6 +199,14 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
         return Guid.TryParse(Find(config, app).Uuidandversion?.Uuid, out var id) ? id : throw new AppNotFoundException(app);
     }
 
+    /// <summary>The app a console session is for, and whether its config offers a remote console (EVE's remoteConsole).</summary>
+    public async Task<(Guid Id, bool RemoteConsole)> ConsoleTargetAsync(Guid deviceId, string app, CancellationToken ct)
+    {
+        var config = await configs.GetAsync(deviceId, ct) ?? throw new DeviceNotFoundException(deviceId.ToString());
+        var instance = Find(config, app);
+        return Guid.TryParse(instance.Uuidandversion?.Uuid, out var id) ? (id, instance.RemoteConsole) : throw new AppNotFoundException(app);
+    }
+
     public async Task<DatastoreView> SaveDatastoreAsync(CreateDatastoreRequest request, CancellationToken ct)
     {
         if (!Uri.TryCreate(request.Url, UriKind.Absolute, out var url) || url.Scheme is not ("docker" or "oci" or "http" or "https"))

@@ -17,7 +17,8 @@ internal sealed record VmPlan(
     long DiskSizeBytes,
     string CloudInit,
     bool EnableVnc,
-    string KernelArgs)
+    string KernelArgs,
+    bool RemoteConsole)
 {
     public const long DefaultMemoryMiB = 512;
     public const long MinMemoryMiB = 64;
@@ -107,7 +108,7 @@ internal sealed record VmPlan(
             throw new AppRequestException($"vm.kernelArgs must be one line of at most {MaxKernelArgsLength} characters (Linux's command line limit).");
         }
 
-        return new VmPlan(memory, vcpus, cpuSet, bootMode, format, diskSize, cloudInit, settings.EnableVnc, kernelArgs);
+        return new VmPlan(memory, vcpus, cpuSet, bootMode, format, diskSize, cloudInit, settings.EnableVnc, kernelArgs, settings.RemoteConsole);
     }
 
     /// <summary>Writes the plan into the app's content tree, root volume and instance.</summary>
@@ -129,6 +130,7 @@ internal sealed record VmPlan(
         };
         app.UserData = CloudInit.Length == 0 ? "" : Convert.ToBase64String(Encoding.UTF8.GetBytes(CloudInit));
         app.MetaDataType = MetaDataType.MetaDataDrive;
+        app.RemoteConsole = RemoteConsole;
     }
 
     /// <summary>The settings of a VM app as its config holds them; null for a container app.</summary>
@@ -150,7 +152,8 @@ internal sealed record VmPlan(
             volume?.Maxsizebytes ?? 0,
             DecodeUserData(app.UserData),
             resources.EnableVnc,
-            resources.Extraargs is { Length: > 0 } args ? args : null);
+            resources.Extraargs is { Length: > 0 } args ? args : null,
+            app.RemoteConsole);
     }
 
     // A config set by hand through the config API may hold anything; show it as it is rather than fail the app list.

@@ -13,6 +13,7 @@ namespace Outpost.Controller.Apps;
 /// <param name="CloudInit">cloud-init user-data text, given to the guest on a NoCloud seed.</param>
 /// <param name="EnableVnc">Whether the device offers the VM's screen over the controller's remote console.</param>
 /// <param name="KernelArgs">Extra kernel command line, for a guest the device boots from a kernel directly.</param>
+/// <param name="RemoteConsole">Whether operators may open its serial console through the controller (EVE's remoteConsole; `outpost app console`).</param>
 public sealed record VmSettings(
     long? MemoryMiB = null,
     int? Vcpus = null,
@@ -22,4 +23,5 @@ public sealed record VmSettings(
     long? DiskSizeBytes = null,
     string? CloudInit = null,
     bool EnableVnc = false,
-    string? KernelArgs = null);
+    string? KernelArgs = null,
+    bool RemoteConsole = false);

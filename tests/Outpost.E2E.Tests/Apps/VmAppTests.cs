@@ -28,7 +28,7 @@ public sealed class VmAppTests(AppCluster cluster) : IClassFixture<AppCluster>
         var userData = Path.Combine(cluster.Root, "user-data");
         await File.WriteAllTextAsync(userData, $"#cloud-config\nmarker: {marker}\n");
         var deployed = await cluster.CliOkAsync("app", "deploy", "--device", Serial, "--name", Name, "--image", reference,
-            "--vm", "--uefi", "--disk-format", "raw", "--memory", "256MiB", "--cloud-init", userData);
+            "--vm", "--uefi", "--disk-format", "raw", "--memory", "256MiB", "--cloud-init", userData, "--console");
         Assert.Contains($"Deployed VM {Name}", deployed);
 
         await cluster.WaitForStateAsync(Name, "RUNNING");
@@ -43,6 +43,10 @@ public sealed class VmAppTests(AppCluster cluster) : IClassFixture<AppCluster>
         var memoryKib = log.Select(l => l.Split("memory-kib=")).Where(p => p.Length == 2).Select(p => long.Parse(p[1])).First();
         // MemTotal is the guest's RAM less what its kernel keeps: below 256 MiB, far above a default 128 MiB machine.
         Assert.InRange(memoryKib, 200_000, 256 * 1024);
+
+        // The remote console: through the controller and the device's own outbound tunnel, to the guest's shell.
+        var answer = await ConsoleAnswerAsync("echo $((6*7))-typed-through-the-controller", "42-typed-through-the-controller");
+        Assert.Contains("42-typed-through-the-controller", answer);
 
         await Eventually.TrueAsync(async () => UsedMemoryMb(await cluster.Admin.MetricsAsync(cluster.Device.Id.ToString()), app.Id) > 0,
             AppCluster.Patience, "a metrics report with the VM's memory");
@@ -64,6 +68,64 @@ public sealed class VmAppTests(AppCluster cluster) : IClassFixture<AppCluster>
         Assert.Null(await cluster.AppAsync(Name));
         await Eventually.TrueAsync(() => Task.FromResult(!Directory.Exists(Path.Combine(cluster.StateDir, "vms", app.Id.ToString()))),
             AppCluster.Patience, "the VM's folder (overlay, seed, QMP socket) to be removed");
+    }
+
+    /// <summary>
+    /// Runs `outpost app console` with its input on a pipe, types <paramref name="command"/> until
+    /// <paramref name="expected"/> comes back (what is typed before the guest's shell reads ttyS0 is lost), then ends
+    /// the input, which ends the session; returns what the console printed.
+    /// </summary>
+    private async Task<string> ConsoleAnswerAsync(string command, string expected)
+    {
+        var start = OutpostBinary.StartInfo(cluster.Root, ["app", "console", Name, "--device", Serial, "--controller", $"https://127.0.0.1:{cluster.Port}/",
+            "--token-file", Path.Combine(cluster.ControllerData, "admin.token"), "--ca-file", Path.Combine(cluster.ControllerData, "pki", "root-certificate.pem")]);
+        start.RedirectStandardInput = true;
+        using var console = System.Diagnostics.Process.Start(start)!;
+        var output = new System.Text.StringBuilder();
+        var errors = console.StandardError.ReadToEndAsync();
+        var reading = Task.Run(async () =>
+        {
+            var buffer = new char[4096];
+            int read;
+            while ((read = await console.StandardOutput.ReadAsync(buffer)) > 0)
+            {
+                lock (output)
+                {
+                    output.Append(buffer, 0, read);
+                }
+            }
+        });
+        try
+        {
+            await Eventually.TrueAsync(async () =>
+            {
+                if (console.HasExited)
+                {
+                    throw new InvalidOperationException($"outpost app console exited {console.ExitCode}: {await errors}");
+                }
+
+                await console.StandardInput.WriteAsync(command + "\n");
+                await console.StandardInput.FlushAsync();
+                await Task.Delay(1000);
+                lock (output)
+                {
+                    return output.ToString().Split('\n').Any(line => line.Trim() == expected);
+                }
+            }, AppCluster.Patience, $"'{expected}' back through the remote console");
+            console.StandardInput.Close();
+            await console.WaitForExitAsync().WaitAsync(AppCluster.Patience);
+            Assert.True(console.ExitCode == 0, $"outpost app console exited {console.ExitCode}: {await errors}");
+            await reading;
+            Assert.Contains("Connected to the serial console of " + Name, await errors);
+            return output.ToString();
+        }
+        finally
+        {
+            if (!console.HasExited)
+            {
+                console.Kill();
+            }
+        }
     }
 
     private static int ReadyLines(List<string> lines) => lines.Count(l => l.EndsWith(TestGuest.ReadyLine, StringComparison.Ordinal));
