@@ -63,7 +63,9 @@ public sealed partial class RemoteConsoleService(
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static bool OffersConsole(AppSpec app) => app.Vm is { RemoteConsole: true };
+    private static bool OffersConsole(AppSpec app) => app.Vm is { RemoteConsole: true } or { EnableVnc: true };
+
+    private static bool Offers(AppSpec app, ConsoleKind kind) => kind == ConsoleKind.Vnc ? app.Vm is { EnableVnc: true } : app.Vm is { RemoteConsole: true };
 
     private async Task CloseTunnelAsync()
     {
@@ -101,25 +103,27 @@ public sealed partial class RemoteConsoleService(
         Wake();
     }
 
-    /// <summary>Why a session for <paramref name="appUuid"/> may not open; null when it may, with its console's socket.</summary>
-    private (string? Refusal, string? SocketPath) Check(string appUuid)
+    /// <summary>Why a session opened with <paramref name="payload"/> may not open; null when it may, with the socket to join.</summary>
+    private (string? Refusal, string? SocketPath) Check(string payload)
     {
-        if (!Guid.TryParse(appUuid, out _) || bus.Topic<AppSpec>().Current.GetValueOrDefault(appUuid) is not { } app)
+        if (!ConsoleTunnel.TryParseOpen(payload, out var appId, out var kind)
+            || bus.Topic<AppSpec>().Current.GetValueOrDefault(appId.ToString()) is not { } app)
         {
-            return ($"app {Shorten(appUuid)} is not on this device", null);
+            return ($"app {Shorten(payload)} is not on this device", null);
         }
 
-        if (!OffersConsole(app))
+        if (!Offers(app, kind))
         {
-            return ($"app {app.DisplayName} does not offer a remote console", null);
+            return ($"app {app.DisplayName} does not offer {(kind == ConsoleKind.Vnc ? "VNC" : "a remote console")}", null);
         }
 
-        if ((runtime.Driver as HostWorkloadDriver)?.Vms is not { } vms || !vms.Holds(app.Uuid) || !File.Exists(vms.ConsoleSocketPath(app.Uuid)))
+        if ((runtime.Driver as HostWorkloadDriver)?.Vms is not { } vms || !vms.Holds(app.Uuid))
         {
             return ($"app {app.DisplayName} is not running as a VM on this device", null);
         }
 
-        return (null, vms.ConsoleSocketPath(app.Uuid));
+        var path = kind == ConsoleKind.Vnc ? vms.VncSocketPath(app.Uuid) : vms.ConsoleSocketPath(app.Uuid);
+        return File.Exists(path) ? (null, path) : ($"app {app.DisplayName} is not running", null);
     }
 
     private ILogger Log => logger;
@@ -132,8 +136,8 @@ public sealed partial class RemoteConsoleService(
     [LoggerMessage(Level = LogLevel.Information, Message = "Remote console tunnel closed: {Reason}")]
     private static partial void LogTunnelClosed(ILogger logger, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Remote console session {Session} to app {AppUuid} opened")]
-    private static partial void LogSessionOpened(ILogger logger, Guid session, string appUuid);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Remote console session {Session} to {Target} opened")]
+    private static partial void LogSessionOpened(ILogger logger, Guid session, string target);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Remote console session {Session} refused or ended: {Reason}")]
     private static partial void LogSessionEnded(ILogger logger, Guid session, string reason);
@@ -186,9 +190,9 @@ public sealed partial class RemoteConsoleService(
             }
         }
 
-        private async Task OpenAsync(Guid id, string appUuid, CancellationToken cancellationToken)
+        private async Task OpenAsync(Guid id, string payload, CancellationToken cancellationToken)
         {
-            var (refusal, path) = service.Check(appUuid);
+            var (refusal, path) = service.Check(payload);
             var connection = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             if (refusal is null)
             {
@@ -198,7 +202,7 @@ public sealed partial class RemoteConsoleService(
                 }
                 catch (SocketException e)
                 {
-                    refusal = $"the app's serial console did not answer ({e.SocketErrorCode}); is it running?";
+                    refusal = $"the app's console did not answer ({e.SocketErrorCode}); is it running?";
                 }
             }
 
@@ -212,7 +216,7 @@ public sealed partial class RemoteConsoleService(
 
             var session = new Session(connection, cancellationToken);
             _sessions[id] = session;
-            LogSessionOpened(service.Log, id, appUuid);
+            LogSessionOpened(service.Log, id, payload);
             _ = Task.Run(() => PumpAsync(id, session), CancellationToken.None);
         }
 

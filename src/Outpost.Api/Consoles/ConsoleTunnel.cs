@@ -6,7 +6,7 @@ namespace Outpost.Api.Consoles;
 /// <summary>What a tunnel frame does.</summary>
 public enum ConsoleFrameType : byte
 {
-    /// <summary>Controller → device: start a session; the payload is the app UUID.</summary>
+    /// <summary>Controller → device: start a session; the payload is the app UUID, then " vnc" for its screen (see <see cref="ConsoleTunnel.OpenPayload"/>).</summary>
     Open = 1,
 
     /// <summary>Either way: bytes of a session's console.</summary>
@@ -14,6 +14,16 @@ public enum ConsoleFrameType : byte
 
     /// <summary>Either way: the session ended; the payload says why (UTF-8, may be empty).</summary>
     Close = 3,
+}
+
+/// <summary>What a session is joined to on the device.</summary>
+public enum ConsoleKind
+{
+    /// <summary>The VM's serial console (a byte stream).</summary>
+    Serial,
+
+    /// <summary>The VM's screen over VNC (RFB bytes, for noVNC or any VNC client behind a WebSocket bridge).</summary>
+    Vnc,
 }
 
 /// <summary>One frame of the console tunnel: its type, the session it belongs to and its payload.</summary>
@@ -37,6 +47,17 @@ public static class ConsoleTunnel
     public const int MaxPayloadBytes = 32 * 1024;
 
     public static string Path(string deviceUuid) => DeviceApiPaths.Device(deviceUuid, "console-tunnel");
+
+    /// <summary>An Open frame's payload: the app UUID, and " vnc" for a VNC session.</summary>
+    public static string OpenPayload(Guid app, ConsoleKind kind) => kind == ConsoleKind.Vnc ? $"{app} vnc" : app.ToString();
+
+    /// <summary>Reads an Open payload; false for anything but a UUID optionally followed by " vnc".</summary>
+    public static bool TryParseOpen(string payload, out Guid app, out ConsoleKind kind)
+    {
+        var parts = payload.Split(' ');
+        kind = parts.Length == 2 && parts[1] == "vnc" ? ConsoleKind.Vnc : ConsoleKind.Serial;
+        return Guid.TryParse(parts[0], out app) && (parts.Length == 1 || kind == ConsoleKind.Vnc);
+    }
 
     public static byte[] Encode(ConsoleFrameType type, Guid session, ReadOnlySpan<byte> payload)
     {

@@ -2,6 +2,7 @@ using System.Text;
 using Google.Protobuf;
 using Org.Lfedge.Eve.Config;
 using Org.Lfedge.Eve.Info;
+using Outpost.Api.Consoles;
 using Outpost.Controller.Configs;
 using Outpost.Controller.Storage;
 using Outpost.Oci.Errors;
@@ -199,12 +200,13 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
         return Guid.TryParse(Find(config, app).Uuidandversion?.Uuid, out var id) ? id : throw new AppNotFoundException(app);
     }
 
-    /// <summary>The app a console session is for, and whether its config offers a remote console (EVE's remoteConsole).</summary>
-    public async Task<(Guid Id, bool RemoteConsole)> ConsoleTargetAsync(Guid deviceId, string app, CancellationToken ct)
+    /// <summary>The app a console session is for, and whether its config offers that console (EVE's remoteConsole, enable_vnc).</summary>
+    public async Task<(Guid Id, bool Offered)> ConsoleTargetAsync(Guid deviceId, string app, ConsoleKind kind, CancellationToken ct)
     {
         var config = await configs.GetAsync(deviceId, ct) ?? throw new DeviceNotFoundException(deviceId.ToString());
         var instance = Find(config, app);
-        return Guid.TryParse(instance.Uuidandversion?.Uuid, out var id) ? (id, instance.RemoteConsole) : throw new AppNotFoundException(app);
+        var offered = kind == ConsoleKind.Vnc ? instance.Fixedresources?.EnableVnc ?? false : instance.RemoteConsole;
+        return Guid.TryParse(instance.Uuidandversion?.Uuid, out var id) ? (id, offered) : throw new AppNotFoundException(app);
     }
 
     public async Task<DatastoreView> SaveDatastoreAsync(CreateDatastoreRequest request, CancellationToken ct)

@@ -1,4 +1,5 @@
 using Outpost.Api;
+using Outpost.Api.Consoles;
 using Outpost.Api.Signing;
 using Outpost.Controller.AdminApi;
 using Outpost.Controller.Apps;
@@ -47,46 +48,55 @@ internal static class ConsoleEndpoints
         });
 
         var admin = app.MapGroup("/api/admin").AddEndpointFilter<AdminTokenFilter>().WithTags("consoles");
-        admin.MapGet("/devices/{device}/apps/{app}/console", async (HttpContext context, string device, string app, IControllerStore store, AppService apps, ConsoleRelay relay) =>
+        admin.MapGet("/devices/{device}/apps/{app}/console", (HttpContext context, string device, string app, IControllerStore store, AppService apps, ConsoleRelay relay) =>
+            ServeSessionAsync(context, device, app, ConsoleKind.Serial, store, apps, relay));
+        admin.MapGet("/devices/{device}/apps/{app}/vnc", (HttpContext context, string device, string app, IControllerStore store, AppService apps, ConsoleRelay relay) =>
+            ServeSessionAsync(context, device, app, ConsoleKind.Vnc, store, apps, relay));
+    }
+
+    private static async Task<IResult> ServeSessionAsync(HttpContext context, string device, string app, ConsoleKind kind, IControllerStore store, AppService apps, ConsoleRelay relay)
+    {
+        var ct = context.RequestAborted;
+        var record = await AdminEndpoints.FindAsync(store, device, ct);
+        if (record is null)
         {
-            var ct = context.RequestAborted;
-            var record = await AdminEndpoints.FindAsync(store, device, ct);
-            if (record is null)
-            {
-                return Results.NotFound(new AdminError(new DeviceNotFoundException(device).Message));
-            }
+            return Results.NotFound(new AdminError(new DeviceNotFoundException(device).Message));
+        }
 
-            Guid appId;
-            bool offered;
-            try
-            {
-                (appId, offered) = await apps.ConsoleTargetAsync(record.Id, app, ct);
-            }
-            catch (AppNotFoundException e)
-            {
-                return Results.NotFound(new AdminError(e.Message));
-            }
+        Guid appId;
+        bool offered;
+        try
+        {
+            (appId, offered) = await apps.ConsoleTargetAsync(record.Id, app, kind, ct);
+        }
+        catch (AppNotFoundException e)
+        {
+            return Results.NotFound(new AdminError(e.Message));
+        }
 
-            if (!offered)
-            {
-                return Results.Conflict(new AdminError($"App '{app}' does not offer a remote console; deploy it with --console (EVE's remoteConsole)."));
-            }
+        if (!offered)
+        {
+            return Results.Conflict(new AdminError(kind == ConsoleKind.Vnc
+                ? $"App '{app}' does not offer VNC; deploy it with --vnc (EVE's enable_vnc)."
+                : $"App '{app}' does not offer a remote console; deploy it with --console (EVE's remoteConsole)."));
+        }
 
-            if (!context.WebSockets.IsWebSocketRequest)
-            {
-                return Results.BadRequest(new AdminError("A console session is a WebSocket; use `outpost app console` or any WebSocket client."));
-            }
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            return Results.BadRequest(new AdminError("A console session is a WebSocket; use `outpost app console`, a noVNC client, or any WebSocket client."));
+        }
 
-            if (!relay.HasTunnel(record.Id))
-            {
-                return Results.Json(new AdminError($"Device {record.Serial} has no console tunnel open: it opens one while it runs an app with a remote console and reaches this controller. Check it is online (outpost device show)."),
-                    statusCode: StatusCodes.Status503ServiceUnavailable);
-            }
+        if (!relay.HasTunnel(record.Id))
+        {
+            return Results.Json(new AdminError($"Device {record.Serial} has no console tunnel open: it opens one while it runs an app with a remote console and reaches this controller. Check it is online (outpost device show)."),
+                statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
 
-            using var socket = await context.WebSockets.AcceptWebSocketAsync();
-            var who = $"admin token from {context.Connection.RemoteIpAddress}";
-            await relay.ServeOperatorAsync(record.Id, appId, socket, who, ct);
-            return Results.Empty;
-        });
+        // noVNC asks for the "binary" subprotocol; any other client gets none.
+        var protocol = context.WebSockets.WebSocketRequestedProtocols.Contains("binary") ? "binary" : null;
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(protocol);
+        var who = $"admin token from {context.Connection.RemoteIpAddress}";
+        await relay.ServeOperatorAsync(record.Id, appId, kind, socket, who, ct);
+        return Results.Empty;
     }
 }

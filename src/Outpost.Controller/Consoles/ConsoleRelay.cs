@@ -47,7 +47,7 @@ internal sealed partial class ConsoleRelay(ILogger<ConsoleRelay> logger)
     /// Relays an operator's WebSocket to the app's console on the device until either side ends; every session is
     /// logged with who opened it, from where, and how many bytes went each way.
     /// </summary>
-    public async Task ServeOperatorAsync(Guid deviceId, Guid appId, WebSocket operatorSocket, string who, CancellationToken cancellationToken)
+    public async Task ServeOperatorAsync(Guid deviceId, Guid appId, ConsoleKind kind, WebSocket operatorSocket, string who, CancellationToken cancellationToken)
     {
         if (!_tunnels.TryGetValue(deviceId, out var tunnel))
         {
@@ -55,8 +55,8 @@ internal sealed partial class ConsoleRelay(ILogger<ConsoleRelay> logger)
             return;
         }
 
-        var session = await tunnel.OpenAsync(appId, cancellationToken).ConfigureAwait(false);
-        LogSessionOpened(logger, session.Id, who, deviceId, appId);
+        var session = await tunnel.OpenAsync(appId, kind, cancellationToken).ConfigureAwait(false);
+        LogSessionOpened(logger, session.Id, kind, who, deviceId, appId);
         long toDevice = 0, fromDevice = 0;
         using var done = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var upstream = Task.Run(async () =>
@@ -130,8 +130,8 @@ internal sealed partial class ConsoleRelay(ILogger<ConsoleRelay> logger)
     [LoggerMessage(Level = LogLevel.Information, Message = "Console tunnel of device {DeviceId} closed")]
     private static partial void LogTunnelClosed(ILogger logger, Guid deviceId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Console session {Session} opened by {Who} to app {AppId} on device {DeviceId}")]
-    private static partial void LogSessionOpened(ILogger logger, Guid session, string who, Guid deviceId, Guid appId);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Console session {Session} ({Kind}) opened by {Who} to app {AppId} on device {DeviceId}")]
+    private static partial void LogSessionOpened(ILogger logger, Guid session, ConsoleKind kind, string who, Guid deviceId, Guid appId);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Console session {Session} of {Who} to app {AppId} on device {DeviceId} ended ({Reason}): {ToDevice} bytes typed, {FromDevice} bytes shown")]
@@ -145,11 +145,11 @@ internal sealed partial class ConsoleRelay(ILogger<ConsoleRelay> logger)
         private readonly SemaphoreSlim _sending = new(1, 1);
         private readonly ConcurrentDictionary<Guid, Session> _sessions = new();
 
-        public async Task<Session> OpenAsync(Guid appId, CancellationToken cancellationToken)
+        public async Task<Session> OpenAsync(Guid appId, ConsoleKind kind, CancellationToken cancellationToken)
         {
             var session = new Session(Guid.NewGuid(), Channel.CreateBounded<byte[]>(new BoundedChannelOptions(SessionBacklog) { SingleReader = true }));
             _sessions[session.Id] = session;
-            await SendAsync(ConsoleTunnel.Encode(ConsoleFrameType.Open, session.Id, appId.ToString()), cancellationToken).ConfigureAwait(false);
+            await SendAsync(ConsoleTunnel.Encode(ConsoleFrameType.Open, session.Id, ConsoleTunnel.OpenPayload(appId, kind)), cancellationToken).ConfigureAwait(false);
             return session;
         }
 

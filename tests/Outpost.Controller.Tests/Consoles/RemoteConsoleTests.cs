@@ -32,6 +32,7 @@ public sealed class RemoteConsoleTests(ControllerFixture fixture) : IClassFixtur
         var open = await ReceiveFrameAsync(tunnel);
         Assert.Equal(ConsoleFrameType.Open, open.Type);
         Assert.Equal(app.Id.ToString(), open.Text);
+        Assert.True(ConsoleTunnel.TryParseOpen(open.Text, out var openedApp, out var kind) && openedApp == app.Id && kind == ConsoleKind.Serial);
 
         await tunnel.SendAsync(ConsoleTunnel.Encode(ConsoleFrameType.Data, open.Session, "login: "), WebSocketMessageType.Binary, true, default);
         Assert.Equal("login: ", await ReceiveTextAsync(session));
@@ -46,6 +47,44 @@ public sealed class RemoteConsoleTests(ControllerFixture fixture) : IClassFixtur
         Assert.Equal(WebSocketMessageType.Close, end.MessageType);
         Assert.Equal("the VM stopped", session.CloseStatusDescription);
     }
+
+    [Fact]
+    public async Task A_vnc_session_asks_the_device_for_the_app_s_screen_and_speaks_novnc_s_binary_subprotocol()
+    {
+        var device = await OnlineDeviceAsync();
+        var app = await DeployAsync(device, "vnc-vm", remoteConsole: false, vnc: true);
+        using var tunnel = await OpenTunnelAsync(device.Certificate, device.Uuid);
+        await WaitForTunnelAsync(device);
+        using var session = AdminSocket();
+        session.Options.AddSubProtocol("binary");
+        await session.ConnectAsync(SessionUri(device, "vnc-vm", "vnc"), default);
+        Assert.Equal("binary", session.SubProtocol);
+
+        var open = await ReceiveFrameAsync(tunnel);
+        Assert.True(ConsoleTunnel.TryParseOpen(open.Text, out var openedApp, out var kind));
+        Assert.Equal((app.Id, ConsoleKind.Vnc), (openedApp, kind));
+        await tunnel.SendAsync(ConsoleTunnel.Encode(ConsoleFrameType.Data, open.Session, "RFB 003.008\n"), WebSocketMessageType.Binary, true, default);
+        Assert.Equal("RFB 003.008\n", await ReceiveTextAsync(session));
+    }
+
+    [Fact]
+    public async Task Vnc_to_an_app_deployed_without_it_is_409_and_the_serial_console_does_not_open_vnc()
+    {
+        var device = await OnlineDeviceAsync();
+        await DeployAsync(device, "serial-only", remoteConsole: true);
+        using var admin = fixture.AdminClient();
+        using var response = await admin.GetAsync($"api/admin/devices/{device.Serial}/apps/serial-only/vnc");
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        Assert.Contains("deploy it with --vnc", (await response.Content.ReadFromJsonAsync<AdminError>(JsonSerializerOptions.Web))!.Error);
+    }
+
+    [Theory]
+    [InlineData("not-a-uuid")]
+    [InlineData("6f1c1b6e-2d7c-4f7e-9d55-5b0b7a3c1e20 vnc extra")]
+    [InlineData("6f1c1b6e-2d7c-4f7e-9d55-5b0b7a3c1e20 serial")]
+    [InlineData("")]
+    public void An_open_payload_that_is_not_a_uuid_and_an_optional_vnc_is_refused(string payload) =>
+        Assert.False(ConsoleTunnel.TryParseOpen(payload, out _, out _));
 
     [Fact]
     public async Task An_operator_who_leaves_closes_the_session_on_the_device()
@@ -138,11 +177,11 @@ public sealed class RemoteConsoleTests(ControllerFixture fixture) : IClassFixtur
         return device;
     }
 
-    private async Task<AppView> DeployAsync(TestDevice device, string name, bool remoteConsole)
+    private async Task<AppView> DeployAsync(TestDevice device, string name, bool remoteConsole, bool vnc = false)
     {
         using var admin = fixture.AdminClient();
         using var response = await admin.PostAsJsonAsync($"api/admin/devices/{device.Serial}/apps",
-            new DeployAppRequest(name, "127.0.0.1:5000/vm/debian:12", null, null, null, null, null, Vm: new VmSettings(RemoteConsole: remoteConsole)));
+            new DeployAppRequest(name, "127.0.0.1:5000/vm/debian:12", null, null, null, null, null, Vm: new VmSettings(EnableVnc: vnc, RemoteConsole: remoteConsole)));
         Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
         var view = (await response.Content.ReadFromJsonAsync<AppView>(JsonSerializerOptions.Web))!;
         Assert.Equal(remoteConsole, view.Vm!.RemoteConsole);
@@ -151,8 +190,8 @@ public sealed class RemoteConsoleTests(ControllerFixture fixture) : IClassFixtur
 
     private Uri TunnelUri(string deviceUuid) => new UriBuilder(new Uri(fixture.Host.BaseAddress, ConsoleTunnel.Path(deviceUuid))) { Scheme = "wss" }.Uri;
 
-    private Uri SessionUri(TestDevice device, string app) =>
-        new UriBuilder(new Uri(fixture.Host.BaseAddress, $"api/admin/devices/{device.Serial}/apps/{app}/console")) { Scheme = "wss" }.Uri;
+    private Uri SessionUri(TestDevice device, string app, string kind = "console") =>
+        new UriBuilder(new Uri(fixture.Host.BaseAddress, $"api/admin/devices/{device.Serial}/apps/{app}/{kind}")) { Scheme = "wss" }.Uri;
 
     private ClientWebSocket TunnelSocket(X509Certificate2? certificate)
     {

@@ -28,7 +28,7 @@ public sealed class VmAppTests(AppCluster cluster) : IClassFixture<AppCluster>
         var userData = Path.Combine(cluster.Root, "user-data");
         await File.WriteAllTextAsync(userData, $"#cloud-config\nmarker: {marker}\n");
         var deployed = await cluster.CliOkAsync("app", "deploy", "--device", Serial, "--name", Name, "--image", reference,
-            "--vm", "--uefi", "--disk-format", "raw", "--memory", "256MiB", "--cloud-init", userData, "--console");
+            "--vm", "--uefi", "--disk-format", "raw", "--memory", "256MiB", "--cloud-init", userData, "--console", "--vnc");
         Assert.Contains($"Deployed VM {Name}", deployed);
 
         await cluster.WaitForStateAsync(Name, "RUNNING");
@@ -47,6 +47,9 @@ public sealed class VmAppTests(AppCluster cluster) : IClassFixture<AppCluster>
         // The remote console: through the controller and the device's own outbound tunnel, to the guest's shell.
         var answer = await ConsoleAnswerAsync("echo $((6*7))-typed-through-the-controller", "42-typed-through-the-controller");
         Assert.Contains("42-typed-through-the-controller", answer);
+
+        // VNC over the same tunnel: QEMU's VNC server greets with its RFB version, as a noVNC client would see.
+        Assert.Equal("RFB 003.008\n", await VncGreetingAsync());
 
         await Eventually.TrueAsync(async () => UsedMemoryMb(await cluster.Admin.MetricsAsync(cluster.Device.Id.ToString()), app.Id) > 0,
             AppCluster.Patience, "a metrics report with the VM's memory");
@@ -126,6 +129,29 @@ public sealed class VmAppTests(AppCluster cluster) : IClassFixture<AppCluster>
                 console.Kill();
             }
         }
+    }
+
+    private async Task<string> VncGreetingAsync()
+    {
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+        var root = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(
+            await File.ReadAllTextAsync(Path.Combine(cluster.ControllerData, "pki", "root-certificate.pem")));
+        socket.Options.RemoteCertificateValidationCallback = Outpost.Api.Certificates.PrivateRootTrust.Callback(root);
+        socket.Options.SetRequestHeader("Authorization", "Bearer " + (await File.ReadAllTextAsync(Path.Combine(cluster.ControllerData, "admin.token"))).Trim());
+        socket.Options.AddSubProtocol("binary");
+        await socket.ConnectAsync(new Uri($"wss://127.0.0.1:{cluster.Port}/api/admin/devices/{Serial}/apps/{Name}/vnc"), default);
+        using var timeout = new CancellationTokenSource(AppCluster.Patience);
+        var buffer = new byte[12];
+        var read = 0;
+        while (read < buffer.Length)
+        {
+            var result = await socket.ReceiveAsync(buffer.AsMemory(read), timeout.Token);
+            Assert.NotEqual(System.Net.WebSockets.WebSocketMessageType.Close, result.MessageType);
+            read += result.Count;
+        }
+
+        await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "done", timeout.Token);
+        return System.Text.Encoding.ASCII.GetString(buffer);
     }
 
     private static int ReadyLines(List<string> lines) => lines.Count(l => l.EndsWith(TestGuest.ReadyLine, StringComparison.Ordinal));
