@@ -38,6 +38,7 @@ public sealed partial class AppService : ReconcilingService
     private readonly ILogger _logger;
     private readonly ObjectWorkers _workers;
     private readonly Lock _gate = new();
+    private readonly Lock _ioGate = new();
     private readonly Dictionary<string, AppRecord> _records = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Delay> _retries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Delay> _restartDelays = new(StringComparer.Ordinal);
@@ -57,8 +58,11 @@ public sealed partial class AppService : ReconcilingService
         _workers = new ObjectWorkers(Wake);
     }
 
+    /// <summary>Resolves VM adapters against the host; tests point it at a fake /dev and /sys.</summary>
+    internal IoAssignment Io { get; init; } = new();
+
     protected override IReadOnlyList<ITopic> Watched =>
-        [_bus.Topic<DeviceDesired>(), _bus.Topic<AppSpec>(), _bus.Topic<VolumeStatus>(), _bus.Topic<NodeIntent>()];
+        [_bus.Topic<DeviceDesired>(), _bus.Topic<AppSpec>(), _bus.Topic<VolumeStatus>(), _bus.Topic<NodeIntent>(), _bus.Topic<PhysicalIoSpec>()];
 
     protected override TimeSpan PollInterval => _options.PollInterval;
 
@@ -212,16 +216,22 @@ public sealed partial class AppService : ReconcilingService
 
         if (observed.State == WorkloadState.NotFound)
         {
-            var spec = AppWorkloadSpec.Build(app, root!, Path.Combine(AppDirectory(app.Uuid), "writable"), volumes);
-            // Saved first: the volume subsystem must see this generation in use before the workload runs on it.
-            record = Save(app.Uuid, record with
+            WorkloadSpec spec;
+            // One app at a time checks and takes hardware: two VMs prepared at once must not both get one adapter.
+            lock (_ioGate)
             {
-                PreparedRootfs = RootOf(root!),
-                PreparedVolume = new VolumeUse(root!.Uuid, root.GenerationCount),
-                PurgeCounter = app.PurgeCounter,
-                StartedToken = null,
-                WorkloadGeneration = Guid.NewGuid().ToString("N"),
-            });
+                var io = root!.IsDisk ? Io.Resolve(app, _bus.Topic<PhysicalIoSpec>().Current.Values.ToList(), IoOwners(app.Uuid)) : AssignedIo.None;
+                spec = AppWorkloadSpec.Build(app, root, Path.Combine(AppDirectory(app.Uuid), "writable"), volumes, io);
+                // Saved first: the volume subsystem must see this generation in use before the workload runs on it.
+                record = Save(app.Uuid, record with
+                {
+                    PreparedRootfs = RootOf(root),
+                    PreparedVolume = new VolumeUse(root.Uuid, root.GenerationCount),
+                    PurgeCounter = app.PurgeCounter,
+                    StartedToken = null,
+                    WorkloadGeneration = Guid.NewGuid().ToString("N"),
+                });
+            }
             await driver.PrepareAsync(spec, cancellationToken).ConfigureAwait(false);
             status = WithRecord(status, record);
             Publish(status with { State = ZSwState.Installed });
@@ -465,6 +475,27 @@ public sealed partial class AppService : ReconcilingService
     }
 
     private AppRecord LoadRecord(string uuid) => AppRecord.Load(Path.Combine(AppDirectory(uuid), RecordFileName));
+
+    /// <summary>Which app holds each assignment group: every other app with a prepared workload keeps its adapters.</summary>
+    private Dictionary<string, string> IoOwners(string exceptUuid)
+    {
+        var owners = new Dictionary<string, string>(StringComparer.Ordinal);
+        lock (_gate)
+        {
+            foreach (var (uuid, held) in _records)
+            {
+                if (uuid != exceptUuid && held.WorkloadGeneration is not null && _bus.Topic<AppSpec>().Get(uuid) is { } other)
+                {
+                    foreach (var adapter in other.Vm.Adapters)
+                    {
+                        owners.TryAdd(adapter.Name, other.DisplayName);
+                    }
+                }
+            }
+        }
+
+        return owners;
+    }
 
     private AppRecord Save(string uuid, AppRecord record)
     {

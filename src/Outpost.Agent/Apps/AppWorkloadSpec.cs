@@ -12,17 +12,18 @@ internal static class AppWorkloadSpec
 {
     /// <summary>The workload for <paramref name="app"/>: a VM when its root volume is a disk image, else a container.</summary>
     /// <param name="volumes">Every volume's status; a VM gets each of its volumes as a disk, in the app's order.</param>
-    public static WorkloadSpec Build(AppSpec app, VolumeStatus rootVolume, string writableDirectory, IReadOnlyDictionary<string, VolumeStatus> volumes)
+    /// <param name="io">The host hardware the VM is given (see <see cref="IoAssignment"/>); ignored for a container.</param>
+    public static WorkloadSpec Build(AppSpec app, VolumeStatus rootVolume, string writableDirectory, IReadOnlyDictionary<string, VolumeStatus> volumes, AssignedIo? io = null)
     {
         var spec = Container(app, rootVolume, writableDirectory);
-        return rootVolume.IsDisk ? spec with { LowerDirectories = [], Vm = Vm(app, volumes) } : spec;
+        return rootVolume.IsDisk ? spec with { LowerDirectories = [], Vm = Vm(app, volumes, io ?? AssignedIo.None) } : spec;
     }
 
     /// <summary>The volumes a VM app still waits for (all of them must exist before it can be prepared).</summary>
     public static bool VmVolumesReady(AppSpec app, IReadOnlyDictionary<string, VolumeStatus> volumes) =>
         app.Volumes.All(v => volumes.GetValueOrDefault(v.Uuid) is { IsCreated: true });
 
-    private static VmWorkloadSpec Vm(AppSpec app, IReadOnlyDictionary<string, VolumeStatus> volumes)
+    private static VmWorkloadSpec Vm(AppSpec app, IReadOnlyDictionary<string, VolumeStatus> volumes, AssignedIo io)
     {
         var disks = app.Volumes.Select(v => volumes[v.Uuid]).Select(v => v.IsDisk
             ? new VmDisk(v.DiskPath, v.DiskFormat ?? VmDiskFormat.Raw, v.MaxSizeBytes)
@@ -42,6 +43,9 @@ internal static class AppWorkloadSpec
             CloudInit = seed,
             Vnc = app.Vm.EnableVnc,
             CpuSet = app.Vm.CpuSet.Length > 0 ? app.Vm.CpuSet : null,
+            HostSerialPorts = io.SerialPorts,
+            UsbDevices = io.UsbDevices,
+            PciDevices = io.PciDevices,
         };
     }
 

@@ -72,13 +72,19 @@ public sealed record AppVmConfig(string CpuSet, bool Uefi, bool EnableVnc, bool 
 {
     public static AppVmConfig Default { get; } = new("", false, false, true, "", false);
 
+    /// <summary>Host hardware passed to the VM (EVE's adapters), by PhysicalIO assignment group.</summary>
+    public ValueList<AppAdapter> Adapters { get; init; } = ValueList<AppAdapter>.Empty;
+
     internal static AppVmConfig From(AppInstanceConfig app) => new(
         app.Fixedresources?.Cpus ?? "",
         app.Fixedresources?.BootMode == VmBootMode.Uefi,
         app.Fixedresources?.EnableVnc ?? false,
         app.MetaDataType != MetaDataType.MetaDataNone,
         app.UserData ?? "",
-        app.RemoteConsole);
+        app.RemoteConsole)
+    {
+        Adapters = app.Adapters.Select(a => new AppAdapter(a.Type, a.Name)).ToValueList(),
+    };
 }
 
 /// <summary>An app instance (EVE AppInstanceConfig) as far as a container runtime needs it.</summary>

@@ -55,6 +55,9 @@ public sealed record DesiredState(DeviceDesired Device, EdgeDevConfig Source)
 
     public IReadOnlyDictionary<string, AppSpec> Apps { get; init; } = new Dictionary<string, AppSpec>();
 
+    /// <summary>The device's hardware apps may be given (deviceIoList), by phylabel.</summary>
+    public IReadOnlyDictionary<string, PhysicalIoSpec> PhysicalIo { get; init; } = new Dictionary<string, PhysicalIoSpec>();
+
     public IReadOnlyList<RefusedObject> Refused { get; init; } = [];
 
     public string ConfigHash => Device.ConfigHash;
@@ -93,6 +96,9 @@ public sealed record DesiredState(DeviceDesired Device, EdgeDevConfig Source)
             ContentTrees = ByKey(config.ContentInfo.Where(c => Accepted(ConfigObjectKind.ContentTree, c.Uuid)).Select(ContentTreeSpec.From)),
             Volumes = ByKey(config.Volumes.Where(v => Accepted(ConfigObjectKind.Volume, v.Uuid)).Select(VolumeSpec.From)),
             Apps = ByKey(config.Apps.Where(a => Accepted(ConfigObjectKind.App, a.Uuidandversion?.Uuid ?? "")).Select(AppSpec.From)),
+            // Keyed by phylabel; a label given twice keeps its first entry rather than failing the whole config.
+            PhysicalIo = config.DeviceIoList.Where(io => io.Phylabel.Length > 0).GroupBy(io => io.Phylabel, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => PhysicalIoSpec.From(g.First()), StringComparer.Ordinal),
             Refused = validation.Objects.Select(o => new RefusedObject(o.Kind, o.Id, o.DisplayName, o.Reason)).ToList(),
         };
     }
@@ -103,6 +109,7 @@ public sealed record DesiredState(DeviceDesired Device, EdgeDevConfig Source)
         bus.Topic<DatastoreSpec>().ReplaceAll(Datastores.Values);
         bus.Topic<ContentTreeSpec>().ReplaceAll(ContentTrees.Values);
         bus.Topic<VolumeSpec>().ReplaceAll(Volumes.Values);
+        bus.Topic<PhysicalIoSpec>().ReplaceAll(PhysicalIo.Values);
         bus.Topic<AppSpec>().ReplaceAll(Apps.Values);
         bus.Topic<RefusedObject>().ReplaceAll(Refused);
         // Last: subsystems wait for it before acting, so they never act on half a config.

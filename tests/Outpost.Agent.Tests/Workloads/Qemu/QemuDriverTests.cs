@@ -34,7 +34,10 @@ public sealed class QemuDriverTests(ITestOutputHelper output) : IDisposable
         var driver = NewDriver();
         var id = NewId();
         var writable = Path.Combine(_temp.Path, "apps", id, "writable");
+        // A host serial port passed through (EVE's PhyIoCOM adapter): a host pty, read at its master end.
+        using var pty = new HostPty();
         var spec = VmSpec(id, writable, guest, basePath) with { Limits = new WorkloadLimits(256L * 1024 * 1024, 1) };
+        spec = spec with { Vm = spec.Vm! with { HostSerialPorts = [pty.SlavePath] } };
 
         await driver.PrepareAsync(spec, ct);
         Assert.Equal(WorkloadState.Created, (await driver.GetStatusAsync(id, ct)).State);
@@ -62,6 +65,8 @@ public sealed class QemuDriverTests(ITestOutputHelper output) : IDisposable
         await GuestConsole.AskAsync(driver.ConsoleSocketPath(id), "echo $((6*7))", "42", TimeSpan.FromSeconds(60));
         await GuestConsole.AskAsync(driver.ConsoleSocketPath(id), "echo written >/dev/vda && sync && echo disk-$((1+1))", "disk-2", TimeSpan.FromSeconds(60));
         Assert.Equal(baseHash, Hash(basePath));
+        await GuestConsole.AskAsync(driver.ConsoleSocketPath(id), "echo through-the-host-serial-port >/dev/ttyS1 && echo sent-$((2+3))", "sent-5", TimeSpan.FromSeconds(60));
+        await WaitUntilAsync(() => pty.Received.Contains("through-the-host-serial-port", StringComparison.Ordinal), "the guest's ttyS1 line at the host pty");
 
         var metrics = await driver.GetMetricsAsync(id, ct);
         Assert.NotNull(metrics);
@@ -177,6 +182,16 @@ public sealed class QemuDriverTests(ITestOutputHelper output) : IDisposable
         var id = Guid.NewGuid().ToString();
         _ids.Add(id);
         return id;
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"timed out waiting for {what}");
+            await Task.Delay(100);
+        }
     }
 
     private static WorkloadSpec VmSpec(string id, string writable, TestGuestFiles guest, string? basePath) =>
