@@ -150,6 +150,9 @@ internal static class AppCommand
         private static readonly Option<string?> DiskSize = new("--disk-size") { Description = "VM only: size of its writable disk, e.g. 8GiB (default: the image's size)." };
         private static readonly Option<string?> CloudInit = new("--cloud-init") { Description = "VM only: a cloud-init user-data FILE for the guest (NoCloud seed), at most 64 KiB." };
         private static readonly Option<bool> Vnc = new("--vnc") { Description = "VM only: offer its screen over VNC through the controller's remote console." };
+        private static readonly Option<string[]> Usb = new("--usb") { Description = "VM only: pass a host USB device, VENDOR:PRODUCT (lsusb) or BUS:PORT (repeatable)." };
+        private static readonly Option<string[]> Serial = new("--serial") { Description = "VM only: pass a host serial port, e.g. /dev/ttyS1 (repeatable)." };
+        private static readonly Option<string[]> Pci = new("--pci") { Description = "VM only: pass a host PCI device with VFIO, e.g. 0000:03:00.0 (repeatable)." };
         private static readonly Option<bool> ConsoleFlag = new("--console") { Description = "VM only: let operators open its serial console through the controller (`outpost app console`)." };
 
         private static readonly Argument<string[]> CommandArgs = new("command")
@@ -164,7 +167,7 @@ internal static class AppCommand
             DiskFormat.AcceptOnlyFromAmong("qcow2", "raw", "iso");
         }
 
-        public static Symbol[] Symbols { get; } = [Name, Image, Memory, Cpus, Env, Datastore, Restart, Vm, CpuSet, Uefi, DiskFormat, DiskSize, CloudInit, Vnc, ConsoleFlag, CommandArgs];
+        public static Symbol[] Symbols { get; } = [Name, Image, Memory, Cpus, Env, Datastore, Restart, Vm, CpuSet, Uefi, DiskFormat, DiskSize, CloudInit, Vnc, ConsoleFlag, Usb, Serial, Pci, CommandArgs];
 
         /// <exception cref="CliException">A flag that makes no sense as given; the controller checks the values themselves.</exception>
         public static async Task<DeployAppRequest> RequestAsync(ParseResult parse, CancellationToken ct)
@@ -175,7 +178,7 @@ internal static class AppCommand
                 parse.GetValue(Datastore), parse.GetValue(Restart));
             if (!parse.GetValue(Vm))
             {
-                var vmOnly = new Option[] { CpuSet, Uefi, DiskFormat, DiskSize, CloudInit, Vnc, ConsoleFlag }.Where(o => parse.GetResult(o) is { Implicit: false }).ToList();
+                var vmOnly = new Option[] { CpuSet, Uefi, DiskFormat, DiskSize, CloudInit, Vnc, ConsoleFlag, Usb, Serial, Pci }.Where(o => parse.GetResult(o) is { Implicit: false }).ToList();
                 if (vmOnly.Count > 0)
                 {
                     throw new CliException($"{string.Join(", ", vmOnly.Select(o => o.Name))} only apply to a VM; add --vm (and give --image a disk artifact).");
@@ -195,9 +198,14 @@ internal static class AppCommand
                     parse.GetValue(DiskSize) is { } size ? ParseSize(size) : null,
                     parse.GetValue(CloudInit) is { } file ? await ReadCloudInitAsync(file, ct) : null,
                     parse.GetValue(Vnc),
-                    RemoteConsole: parse.GetValue(ConsoleFlag)),
+                    RemoteConsole: parse.GetValue(ConsoleFlag),
+                    Usb: NullIfEmpty(parse.GetValue(Usb)),
+                    Serial: NullIfEmpty(parse.GetValue(Serial)),
+                    Pci: NullIfEmpty(parse.GetValue(Pci))),
             };
         }
+
+        private static string[]? NullIfEmpty(string[]? values) => values is { Length: > 0 } ? values : null;
 
         private static long WholeMiB(long bytes, string text) =>
             bytes % MiB == 0 ? bytes / MiB : throw new CliException($"--memory {text} is not a whole number of MiB; a VM's memory is given in MiB, e.g. 512MiB or 2GiB.");

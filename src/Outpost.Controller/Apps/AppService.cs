@@ -95,7 +95,7 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
                 Outpost = new OutpostAppOptions { RestartPolicy = restart },
             };
             // A VM takes its disk format, size, resources and cloud-init from the plan; a container keeps the above.
-            vm?.Apply(content, volume, instance);
+            vm?.Apply(config, content, volume, instance);
             config.ContentInfo.Add(content);
             config.Volumes.Add(volume);
             config.Apps.Add(instance);
@@ -191,6 +191,8 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
             {
                 config.ContentInfo.Remove(content);
             }
+
+            VmAdapters.Release(instance, config);
         }, ct);
 
     /// <summary>Resolves an app by UUID or display name; the id is what log queries use.</summary>
@@ -324,7 +326,7 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
             app.Purge?.Counter ?? 0,
             null,
             RestartPolicyName(app.Outpost?.RestartPolicy ?? OutpostRestartPolicy.Unspecified),
-            VmPlan.Describe(app, volume, content));
+            VmPlan.Describe(config, app, volume, content));
     }
 
     /// <summary>Environment as KEY=VALUE lines (EVE's legacy cloud-init format), base64 as EVE expects.</summary>

@@ -1,4 +1,5 @@
 using System.Text;
+using Org.Lfedge.Eve.Common;
 using Org.Lfedge.Eve.Config;
 
 namespace Outpost.Controller.Apps;
@@ -18,7 +19,8 @@ internal sealed record VmPlan(
     string CloudInit,
     bool EnableVnc,
     string KernelArgs,
-    bool RemoteConsole)
+    bool RemoteConsole,
+    IReadOnlyList<VmAdapter> Adapters)
 {
     public const long DefaultMemoryMiB = 512;
     public const long MinMemoryMiB = 64;
@@ -108,12 +110,13 @@ internal sealed record VmPlan(
             throw new AppRequestException($"vm.kernelArgs must be one line of at most {MaxKernelArgsLength} characters (Linux's command line limit).");
         }
 
-        return new VmPlan(memory, vcpus, cpuSet, bootMode, format, diskSize, cloudInit, settings.EnableVnc, kernelArgs, settings.RemoteConsole);
+        return new VmPlan(memory, vcpus, cpuSet, bootMode, format, diskSize, cloudInit, settings.EnableVnc, kernelArgs, settings.RemoteConsole, VmAdapters.From(settings));
     }
 
-    /// <summary>Writes the plan into the app's content tree, root volume and instance.</summary>
-    public void Apply(ContentTree content, Volume volume, AppInstanceConfig app)
+    /// <summary>Writes the plan into the app's content tree, root volume and instance, and its host devices into the device's I/O list.</summary>
+    public void Apply(EdgeDevConfig config, ContentTree content, Volume volume, AppInstanceConfig app)
     {
+        VmAdapters.Apply(Adapters, config, app);
         content.Iformat = DiskFormat;
         volume.Maxsizebytes = DiskSizeBytes;
         // A CD-ROM: the device must not give it a writable overlay.
@@ -134,7 +137,7 @@ internal sealed record VmPlan(
     }
 
     /// <summary>The settings of a VM app as its config holds them; null for a container app.</summary>
-    public static VmSettings? Describe(AppInstanceConfig app, Volume? volume, ContentTree? content)
+    public static VmSettings? Describe(EdgeDevConfig config, AppInstanceConfig app, Volume? volume, ContentTree? content)
     {
         // A container keeps Format.Container even when it will run isolated in a VM: only a disk image makes a VM app.
         if (content is null || content.Iformat is Format.Container or Format.FmtUnknown)
@@ -153,7 +156,20 @@ internal sealed record VmPlan(
             DecodeUserData(app.UserData),
             resources.EnableVnc,
             resources.Extraargs is { Length: > 0 } args ? args : null,
-            app.RemoteConsole);
+            app.RemoteConsole,
+            Addresses(app, config, PhyIoType.PhyIoUsbdevice, "usbproduct", "usbaddr"),
+            Addresses(app, config, PhyIoType.PhyIoCom, "serial"),
+            Addresses(app, config, PhyIoType.PhyIoOther, "pcilong"));
+    }
+
+    /// <summary>The host addresses of the app's adapters of one type, as given at deploy; null when it has none.</summary>
+    private static IReadOnlyList<string>? Addresses(AppInstanceConfig app, EdgeDevConfig config, PhyIoType type, params string[] keys)
+    {
+        var addresses = app.Adapters.Where(a => a.Type == type)
+            .Select(a => config.DeviceIoList.FirstOrDefault(io => io.Assigngrp == a.Name))
+            .Select(io => io is null ? null : keys.Select(k => io.Phyaddrs.GetValueOrDefault(k)).FirstOrDefault(v => v is { Length: > 0 }))
+            .OfType<string>().ToList();
+        return addresses.Count > 0 ? addresses : null;
     }
 
     // A config set by hand through the config API may hold anything; show it as it is rather than fail the app list.

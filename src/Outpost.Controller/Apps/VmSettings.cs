@@ -13,6 +13,9 @@ namespace Outpost.Controller.Apps;
 /// <param name="CloudInit">cloud-init user-data text, given to the guest on a NoCloud seed.</param>
 /// <param name="EnableVnc">Whether the device offers the VM's screen over the controller's remote console.</param>
 /// <param name="KernelArgs">Extra kernel command line, for a guest the device boots from a kernel directly.</param>
+/// <param name="Usb">Host USB devices passed to the VM, each VENDOR:PRODUCT in hex (0403:6001) or BUS:PORT (1:2.3).</param>
+/// <param name="Serial">Host serial ports passed to the VM, each a device path (/dev/ttyS1).</param>
+/// <param name="Pci">Host PCI devices passed to the VM with VFIO, each an address (0000:03:00.0).</param>
 /// <param name="RemoteConsole">Whether operators may open its serial console through the controller (EVE's remoteConsole; `outpost app console`).</param>
 public sealed record VmSettings(
     long? MemoryMiB = null,
@@ -24,4 +27,7 @@ public sealed record VmSettings(
     string? CloudInit = null,
     bool EnableVnc = false,
     string? KernelArgs = null,
-    bool RemoteConsole = false);
+    bool RemoteConsole = false,
+    IReadOnlyList<string>? Usb = null,
+    IReadOnlyList<string>? Serial = null,
+    IReadOnlyList<string>? Pci = null);

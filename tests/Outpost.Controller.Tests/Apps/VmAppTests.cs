@@ -246,6 +246,59 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
     [InlineData("0-0,2-1023")]
     public void Linux_cpu_lists_are_accepted(string list) => Assert.Null(CpuList.Problem(list));
 
+    [Fact]
+    public async Task Host_devices_become_eve_physical_io_and_adapters_go_to_one_app_at_a_time_and_are_released_on_delete()
+    {
+        var device = await OnlineDeviceAsync();
+        var settings = new VmSettings(Usb: ["0403:6001", "1:2.3"], Serial: ["/dev/ttyS1"], Pci: ["0000:03:00.0"]);
+
+        var view = await DeployAsync(device, "io-vm", settings);
+
+        var config = await DeviceConfigAsync(device);
+        var app = config.Apps.Single(a => a.Displayname == "io-vm");
+        Assert.Equal(["usb-0403-6001", "usb-1-2.3", "serial-ttyS1", "pci-0000-03-00.0"], app.Adapters.Select(a => a.Name));
+        var serial = config.DeviceIoList.Single(io => io.Assigngrp == "serial-ttyS1");
+        Assert.Equal(Org.Lfedge.Eve.Common.PhyIoType.PhyIoCom, serial.Ptype);
+        Assert.Equal("/dev/ttyS1", serial.Phyaddrs["serial"]);
+        Assert.Equal("0403:6001", config.DeviceIoList.Single(io => io.Assigngrp == "usb-0403-6001").Phyaddrs["usbproduct"]);
+        Assert.Equal("0000:03:00.0", config.DeviceIoList.Single(io => io.Assigngrp == "pci-0000-03-00.0").Phyaddrs["pcilong"]);
+        Assert.Equal(["0403:6001", "1:2.3"], view.Vm!.Usb!);
+        Assert.Equal(["/dev/ttyS1"], view.Vm.Serial!);
+        Assert.Equal(["0000:03:00.0"], view.Vm.Pci!);
+
+        using var admin = fixture.AdminClient();
+        using (var taken = await admin.PostAsJsonAsync($"api/admin/devices/{device.Serial}/apps",
+            new DeployAppRequest("second", DiskImage, null, null, null, null, null, Vm: new VmSettings(Serial: ["/dev/ttyS1"]))))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, taken.StatusCode);
+            Assert.Contains("already assigned to app 'io-vm'", (await taken.Content.ReadFromJsonAsync<AdminError>(JsonSerializerOptions.Web))!.Error);
+        }
+
+        using (var deleted = await admin.DeleteAsync($"api/admin/devices/{device.Serial}/apps/io-vm"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+
+        Assert.Empty((await DeviceConfigAsync(device)).DeviceIoList);
+        await DeployAsync(device, "second", new VmSettings(Serial: ["/dev/ttyS1"]));
+    }
+
+    [Theory]
+    [InlineData("usb", "403:6001", "neither VENDOR:PRODUCT")]
+    [InlineData("usb", "0403:6001,hostbus=1", "neither VENDOR:PRODUCT")]
+    [InlineData("serial", "/etc/passwd", "not a device path")]
+    [InlineData("serial", "/dev/../etc/passwd", "not a device path")]
+    [InlineData("pci", "0000:03:00.0,x-vga=on", "not a PCI address")]
+    [InlineData("usb", "0403:6001 0403:6001", "is given twice")]
+    public Task A_malformed_host_device_is_400_and_nothing_reaches_the_device(string kind, string value, string reason) =>
+        AssertRefusedAsync(kind switch
+        {
+            // Space-separated: several --usb flags.
+            "usb" => new VmSettings(Usb: value.Split(' ')),
+            "serial" => new VmSettings(Serial: [value]),
+            _ => new VmSettings(Pci: [value]),
+        }, reason);
+
     private async Task<TestDevice> OnlineDeviceAsync()
     {
         var device = await fixture.NewDeviceAsync();
