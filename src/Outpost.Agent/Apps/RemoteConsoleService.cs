@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net.Sockets;
 using System.Net.WebSockets;
 using Microsoft.Extensions.Logging;
 using Outpost.Agent.Bus;
@@ -13,9 +12,10 @@ namespace Outpost.Agent.Apps;
 
 /// <summary>
 /// Remote consoles (EVE's remoteConsole): while any app offers one, the agent keeps one WebSocket dialled out to the
-/// controller (the device is behind NAT; nothing listens on its network) and connects each session the controller
-/// opens to that app's serial console. A session is refused unless its app is in this device's config with
-/// remoteConsole set and is a VM that is up; the tunnel closes when no app offers a console any more.
+/// controller (the device is behind NAT; nothing listens on its network) and joins each session the controller opens
+/// to that app's serial console or VNC screen, through the workload driver. A session is refused, with the reason,
+/// unless its app is in this device's config offering that console (remoteConsole, enable_vnc) and the console is up;
+/// the tunnel closes when no app offers one any more.
 /// </summary>
 public sealed partial class RemoteConsoleService(
     StateBus bus,
@@ -103,8 +103,11 @@ public sealed partial class RemoteConsoleService(
         Wake();
     }
 
-    /// <summary>Why a session opened with <paramref name="payload"/> may not open; null when it may, with the socket to join.</summary>
-    private (string? Refusal, string? SocketPath) Check(string payload)
+    /// <summary>
+    /// Joins a session opened with <paramref name="payload"/> to its app's console through the driver; a refusal says
+    /// why when the app is not this device's, does not offer that console, or has none running.
+    /// </summary>
+    private async Task<(string? Refusal, Stream? Console)> JoinAsync(string payload, CancellationToken cancellationToken)
     {
         if (!ConsoleTunnel.TryParseOpen(payload, out var appId, out var kind)
             || bus.Topic<AppSpec>().Current.GetValueOrDefault(appId.ToString()) is not { } app)
@@ -117,13 +120,10 @@ public sealed partial class RemoteConsoleService(
             return ($"app {app.DisplayName} does not offer {(kind == ConsoleKind.Vnc ? "VNC" : "a remote console")}", null);
         }
 
-        if ((runtime.Driver as HostWorkloadDriver)?.Vms is not { } vms || !vms.Holds(app.Uuid))
-        {
-            return ($"app {app.DisplayName} is not running as a VM on this device", null);
-        }
-
-        var path = kind == ConsoleKind.Vnc ? vms.VncSocketPath(app.Uuid) : vms.ConsoleSocketPath(app.Uuid);
-        return File.Exists(path) ? (null, path) : ($"app {app.DisplayName} is not running", null);
+        var console = runtime.Driver is { } driver ? await driver.OpenInteractiveConsoleAsync(app.Uuid, kind, cancellationToken).ConfigureAwait(false) : null;
+        return console is null
+            ? ($"the {(kind == ConsoleKind.Vnc ? "VNC screen" : "serial console")} of app {app.DisplayName} is not up: it is there while the app runs as a VM", null)
+            : (null, console);
     }
 
     private ILogger Log => logger;
@@ -192,29 +192,15 @@ public sealed partial class RemoteConsoleService(
 
         private async Task OpenAsync(Guid id, string payload, CancellationToken cancellationToken)
         {
-            var (refusal, path) = service.Check(payload);
-            var connection = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            if (refusal is null)
+            var (refusal, console) = await service.JoinAsync(payload, cancellationToken).ConfigureAwait(false);
+            if (console is null)
             {
-                try
-                {
-                    await connection.ConnectAsync(new UnixDomainSocketEndPoint(path!), cancellationToken).ConfigureAwait(false);
-                }
-                catch (SocketException e)
-                {
-                    refusal = $"the app's console did not answer ({e.SocketErrorCode}); is it running?";
-                }
-            }
-
-            if (refusal is not null)
-            {
-                connection.Dispose();
-                LogSessionEnded(service.Log, id, refusal);
-                await SendAsync(ConsoleTunnel.Encode(ConsoleFrameType.Close, id, refusal), cancellationToken).ConfigureAwait(false);
+                LogSessionEnded(service.Log, id, refusal!);
+                await SendAsync(ConsoleTunnel.Encode(ConsoleFrameType.Close, id, refusal!), cancellationToken).ConfigureAwait(false);
                 return;
             }
 
-            var session = new Session(connection, cancellationToken);
+            var session = new Session(console, cancellationToken);
             _sessions[id] = session;
             LogSessionOpened(service.Log, id, payload);
             _ = Task.Run(() => PumpAsync(id, session), CancellationToken.None);
@@ -227,14 +213,14 @@ public sealed partial class RemoteConsoleService(
             try
             {
                 int read;
-                while ((read = await session.Connection.ReceiveAsync(buffer, SocketFlags.None, session.Token).ConfigureAwait(false)) > 0)
+                while ((read = await session.Console.ReadAsync(buffer, session.Token).ConfigureAwait(false)) > 0)
                 {
                     await SendAsync(ConsoleTunnel.Encode(ConsoleFrameType.Data, id, buffer.AsSpan(0, read)), session.Token).ConfigureAwait(false);
                 }
 
                 await EndAsync(id, "the app's console closed (the VM stopped?)", session.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or WebSocketException or ObjectDisposedException or IOException)
+            catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)
             {
                 // The session or the tunnel ended; whoever ended it told the other side.
             }
@@ -255,7 +241,8 @@ public sealed partial class RemoteConsoleService(
             await _sending.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                await socket.SendAsync(frame, WebSocketMessageType.Binary, true, cancellationToken).ConfigureAwait(false);
+                // Not cancellable: cancelling a WebSocket send aborts the socket, which would end every session on it.
+                await socket.SendAsync(frame, WebSocketMessageType.Binary, true, CancellationToken.None).ConfigureAwait(false);
             }
             finally
             {
@@ -264,11 +251,11 @@ public sealed partial class RemoteConsoleService(
         }
     }
 
-    private sealed class Session(Socket connection, CancellationToken tunnelToken) : IDisposable
+    private sealed class Session(Stream console, CancellationToken tunnelToken) : IDisposable
     {
         private readonly CancellationTokenSource _ended = CancellationTokenSource.CreateLinkedTokenSource(tunnelToken);
 
-        public Socket Connection { get; } = connection;
+        public Stream Console { get; } = console;
 
         public CancellationToken Token => _ended.Token;
 
@@ -277,10 +264,11 @@ public sealed partial class RemoteConsoleService(
         {
             try
             {
-                await Connection.SendAsync(input, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                await Console.WriteAsync(input, cancellationToken).ConfigureAwait(false);
+                await Console.FlushAsync(cancellationToken).ConfigureAwait(false);
                 return true;
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
                 return false;
             }
@@ -289,7 +277,7 @@ public sealed partial class RemoteConsoleService(
         public void Dispose()
         {
             _ended.Cancel();
-            Connection.Dispose();
+            Console.Dispose();
             _ended.Dispose();
         }
     }

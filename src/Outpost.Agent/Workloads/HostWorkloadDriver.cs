@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Outpost.Agent.Workloads.Qemu;
+using Outpost.Api.Consoles;
 
 namespace Outpost.Agent.Workloads;
 
@@ -54,6 +55,9 @@ public sealed class HostWorkloadDriver(IWorkloadDriver? containers, string? cont
             yield return chunk;
         }
     }
+
+    public Task<Stream?> OpenInteractiveConsoleAsync(string id, ConsoleKind kind, CancellationToken cancellationToken) =>
+        Holder(id) is { } driver ? driver.OpenInteractiveConsoleAsync(id, kind, cancellationToken) : Task.FromResult<Stream?>(null);
 
     /// <summary>The driver that holds <paramref name="id"/>; for an id neither holds, the one that answers "not found".</summary>
     private IWorkloadDriver For(string id) =>

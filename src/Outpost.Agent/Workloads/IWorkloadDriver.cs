@@ -1,3 +1,5 @@
+using Outpost.Api.Consoles;
+
 namespace Outpost.Agent.Workloads;
 
 /// <summary>
@@ -34,4 +36,11 @@ public interface IWorkloadDriver
     /// for how offsets survive rotation and resets). Throws <see cref="WorkloadNotFoundException"/> for an unknown id.
     /// </summary>
     IAsyncEnumerable<ConsoleChunk> ReadConsoleAsync(string id, long fromOffset, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Joins the workload's interactive console, for a remote-console session: its serial line, or its screen as VNC
+    /// (RFB) bytes. Null when it has no such console (a container has neither, a VM without VNC no screen) or is not
+    /// running. The caller owns the stream; several sessions may be open at once where the console allows it.
+    /// </summary>
+    Task<Stream?> OpenInteractiveConsoleAsync(string id, ConsoleKind kind, CancellationToken cancellationToken);
 }

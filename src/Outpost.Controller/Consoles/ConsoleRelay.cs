@@ -160,7 +160,8 @@ internal sealed partial class ConsoleRelay(ILogger<ConsoleRelay> logger)
             await _sending.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                await socket.SendAsync(frame, WebSocketMessageType.Binary, true, cancellationToken).ConfigureAwait(false);
+                // Not cancellable: cancelling a WebSocket send aborts the socket, which would end every session on it.
+                await socket.SendAsync(frame, WebSocketMessageType.Binary, true, CancellationToken.None).ConfigureAwait(false);
             }
             finally
             {

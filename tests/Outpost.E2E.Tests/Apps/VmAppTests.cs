@@ -67,6 +67,11 @@ public sealed class VmAppTests(AppCluster cluster) : IClassFixture<AppCluster>
         // HALTED means QEMU is gone (the guest ignores ACPI powerdown, so the agent had to quit it), not just paused.
         Assert.DoesNotContain(await RuncLeftovers.RunningAsync(cluster.StateDir), running => running.Contains(app.Id.ToString(), StringComparison.Ordinal));
 
+        // The device itself refuses a session to a console that is not up, and says why.
+        var (exitCode, errors) = await ConsoleRefusalAsync();
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"the serial console of app {Name} is not up", errors);
+
         await cluster.CliOkAsync("app", "delete", Name, "--device", Serial);
         Assert.Null(await cluster.AppAsync(Name));
         await Eventually.TrueAsync(() => Task.FromResult(!Directory.Exists(Path.Combine(cluster.StateDir, "vms", app.Id.ToString()))),
@@ -80,10 +85,7 @@ public sealed class VmAppTests(AppCluster cluster) : IClassFixture<AppCluster>
     /// </summary>
     private async Task<string> ConsoleAnswerAsync(string command, string expected)
     {
-        var start = OutpostBinary.StartInfo(cluster.Root, ["app", "console", Name, "--device", Serial, "--controller", $"https://127.0.0.1:{cluster.Port}/",
-            "--token-file", Path.Combine(cluster.ControllerData, "admin.token"), "--ca-file", Path.Combine(cluster.ControllerData, "pki", "root-certificate.pem")]);
-        start.RedirectStandardInput = true;
-        using var console = System.Diagnostics.Process.Start(start)!;
+        using var console = System.Diagnostics.Process.Start(ConsoleStartInfo())!;
         var output = new System.Text.StringBuilder();
         var errors = console.StandardError.ReadToEndAsync();
         var reading = Task.Run(async () =>
@@ -129,6 +131,45 @@ public sealed class VmAppTests(AppCluster cluster) : IClassFixture<AppCluster>
                 console.Kill();
             }
         }
+    }
+
+    /// <summary>`outpost app console` with its input held open (so only the far side can end it): its exit code and stderr.</summary>
+    private async Task<(int ExitCode, string Errors)> ConsoleRefusalAsync()
+    {
+        using var console = System.Diagnostics.Process.Start(ConsoleStartInfo())!;
+        var errors = console.StandardError.ReadToEndAsync();
+        var output = console.StandardOutput.ReadToEndAsync();
+        try
+        {
+            try
+            {
+                await console.WaitForExitAsync().WaitAsync(AppCluster.Patience);
+            }
+            catch (TimeoutException)
+            {
+                console.Kill();
+                var agent = cluster.Agent.Output;
+                throw new TimeoutException($"outpost app console did not end: {await errors}\nAgent output:\n{(agent.Length > 4000 ? agent[^4000..] : agent)}");
+            }
+
+            await output;
+            return (console.ExitCode, await errors);
+        }
+        finally
+        {
+            if (!console.HasExited)
+            {
+                console.Kill();
+            }
+        }
+    }
+
+    private System.Diagnostics.ProcessStartInfo ConsoleStartInfo()
+    {
+        var start = OutpostBinary.StartInfo(cluster.Root, ["app", "console", Name, "--device", Serial, "--controller", $"https://127.0.0.1:{cluster.Port}/",
+            "--token-file", Path.Combine(cluster.ControllerData, "admin.token"), "--ca-file", Path.Combine(cluster.ControllerData, "pki", "root-certificate.pem")]);
+        start.RedirectStandardInput = true;
+        return start;
     }
 
     private async Task<string> VncGreetingAsync()

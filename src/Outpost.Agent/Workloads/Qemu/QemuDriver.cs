@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Outpost.Agent.Hosting;
 using Outpost.Agent.Workloads.Runc;
+using Outpost.Api.Consoles;
 
 namespace Outpost.Agent.Workloads.Qemu;
 
@@ -310,6 +312,34 @@ public sealed class QemuDriver : IWorkloadDriver
             .Select(dir => Path.GetFileName(dir))
             .Order(StringComparer.Ordinal)
             .ToList());
+
+    /// <summary>The serial console's or the VNC server's unix socket, connected; null when the VM is not running or has no VNC.</summary>
+    public async Task<Stream?> OpenInteractiveConsoleAsync(string id, ConsoleKind kind, CancellationToken cancellationToken)
+    {
+        if (!Holds(id))
+        {
+            return null;
+        }
+
+        var path = kind == ConsoleKind.Vnc ? Paths(id).VncSocket : Paths(id).ConsoleSocket;
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch (SocketException)
+        {
+            // QEMU has gone (the socket file outlives it) or is just starting: no console to join now.
+            socket.Dispose();
+            return null;
+        }
+    }
 
     public async IAsyncEnumerable<ConsoleChunk> ReadConsoleAsync(string id, long fromOffset, [EnumeratorCancellation] CancellationToken cancellationToken)
     {

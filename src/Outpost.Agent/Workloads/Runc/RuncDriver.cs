@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Outpost.Api.Consoles;
 
 namespace Outpost.Agent.Workloads.Runc;
 
@@ -293,6 +294,9 @@ public sealed partial class RuncDriver : IWorkloadDriver
     /// The app's console output from <paramref name="fromOffset"/> on, in chunks; persist the last
     /// chunk's <see cref="ConsoleChunk.NextOffset"/> and pass it next time to continue.
     /// </summary>
+    /// <summary>A container's console is its output stream only; an operator's terminal goes to VMs.</summary>
+    public Task<Stream?> OpenInteractiveConsoleAsync(string id, ConsoleKind kind, CancellationToken cancellationToken) => Task.FromResult<Stream?>(null);
+
     public async IAsyncEnumerable<ConsoleChunk> ReadConsoleAsync(
         string id, long fromOffset, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
