@@ -23,7 +23,8 @@ public sealed class BaseOsRefusalTests(OsRegistryFixture registry) : IClassFixtu
         s.Start();
         await s.WaitForSwAsync(EvePartitions.ImgbName, sw => sw.UserStatus == BaseOsStatus.Failed && sw.Status == ZSwState.Error
             && sw.SwErr?.Description.Contains(reason, StringComparison.Ordinal) == true && sw.ShortVersion == BaseOsScenario.V2, $"FAILED with \"{reason}\"");
-        Assert.Equal(ZSwState.Loaded, s.LatestContent()?.State);
+        // The content tree's own info travels apart from IMGB's, so it may reach the controller a little later.
+        await s.Run.WaitUntilAsync(() => s.LatestContent()?.State == ZSwState.Loaded, $"the content tree reported LOADED (latest: {s.LatestContent()?.State})");
         // A few more passes: the refusal holds, and nothing is written meanwhile.
         await s.Faults.WaitForPassesAsync(2);
         await s.Faults.UnplugAsync();

@@ -55,9 +55,10 @@ public sealed class QemuDriverTests(ITestOutputHelper output) : IDisposable
 
         var console = await WaitForConsoleAsync(driver, id, 0, TestGuest.ReadyLine, ct);
         output.WriteLine($"boot to ready line: {clock.Elapsed.TotalSeconds:F1} s");
-        console = await WaitForConsoleAsync(driver, id, 0, $"cidata instance-id={id} hostname=vm-one", ct);
+        // The guest prints the seed's meta-data, then each user-data line: wait for the last one, then check them all.
+        console = await WaitForConsoleAsync(driver, id, 0, "outpost-test-guest: user-data: runcmd: [echo hi]", ct);
+        Assert.Contains($"cidata instance-id={id} hostname=vm-one", console, StringComparison.Ordinal);
         Assert.Contains("outpost-test-guest: user-data: #cloud-config", console, StringComparison.Ordinal);
-        Assert.Contains("outpost-test-guest: user-data: runcmd: [echo hi]", console, StringComparison.Ordinal);
         Assert.Contains("outpost-test-guest: cpus=1", console, StringComparison.Ordinal);
 
         // The operator's console: a shell on ttyS0 through the socket, the guest writing to its disk meanwhile.
