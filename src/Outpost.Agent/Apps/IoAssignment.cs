@@ -1,9 +1,9 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
 using Org.Lfedge.Eve.Common;
 using Outpost.Agent.Configuration;
 using Outpost.Agent.Workloads;
 using Outpost.Agent.Workloads.Qemu;
+using Outpost.Api.Configuration;
 
 namespace Outpost.Agent.Apps;
 
@@ -19,7 +19,7 @@ public sealed record AssignedIo(IReadOnlyList<string> SerialPorts, IReadOnlyList
 /// with VFIO. A group goes to one app at a time; the device's management ports never go to an app. Checked against
 /// the host (paths under <see cref="HostRoot"/>, so tests give it a fake /dev and /sys tree).
 /// </summary>
-public sealed partial class IoAssignment(string hostRoot = "/")
+public sealed class IoAssignment(string hostRoot = "/")
 {
     public string HostRoot { get; } = hostRoot;
 
@@ -105,7 +105,7 @@ public sealed partial class IoAssignment(string hostRoot = "/")
     {
         if (member.Address("usbproduct") is { } product)
         {
-            var match = UsbProduct().Match(product);
+            var match = HostDeviceAddresses.UsbProduct().Match(product);
             if (!match.Success)
             {
                 throw new WorkloadSpecException($"Adapter '{adapter.Name}': usbproduct '{product}' of {member.Label} is not VENDOR:PRODUCT in hex (e.g. 0403:6001).");
@@ -116,7 +116,7 @@ public sealed partial class IoAssignment(string hostRoot = "/")
 
         if (member.Address("usbaddr") is { } address)
         {
-            var match = UsbAddress().Match(address);
+            var match = HostDeviceAddresses.UsbAddress().Match(address);
             if (!match.Success)
             {
                 throw new WorkloadSpecException($"Adapter '{adapter.Name}': usbaddr '{address}' of {member.Label} is not BUS:PORT (e.g. 1:2 or 1:2.3).");
@@ -132,7 +132,7 @@ public sealed partial class IoAssignment(string hostRoot = "/")
     {
         var address = member.Address("pcilong")
             ?? throw new WorkloadSpecException($"Adapter '{adapter.Name}': {member.Label} ({member.Type}) has no 'pcilong' address, and only serial ports and USB devices pass through without one.");
-        if (!PciAddress().IsMatch(address))
+        if (!HostDeviceAddresses.PciAddress().IsMatch(address))
         {
             throw new WorkloadSpecException($"Adapter '{adapter.Name}': pcilong '{address}' of {member.Label} is not a PCI address such as 0000:03:00.0.");
         }
@@ -153,13 +153,4 @@ public sealed partial class IoAssignment(string hostRoot = "/")
     }
 
     private string Host(string absolutePath) => Path.Combine(HostRoot, absolutePath.TrimStart('/'));
-
-    [GeneratedRegex("^([0-9A-Fa-f]{4}):([0-9A-Fa-f]{4})$")]
-    private static partial Regex UsbProduct();
-
-    [GeneratedRegex(@"^([1-9][0-9]{0,2}):([1-9][0-9]?(?:\.[1-9][0-9]?){0,4})$")]
-    private static partial Regex UsbAddress();
-
-    [GeneratedRegex("^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$")]
-    private static partial Regex PciAddress();
 }

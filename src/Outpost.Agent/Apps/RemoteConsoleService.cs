@@ -142,7 +142,7 @@ public sealed partial class RemoteConsoleService(
     [LoggerMessage(Level = LogLevel.Information, Message = "Remote console session {Session} refused or ended: {Reason}")]
     private static partial void LogSessionEnded(ILogger logger, Guid session, string reason);
 
-    /// <summary>One open tunnel: frames from the controller routed to sessions, each session a unix-socket connection.</summary>
+    /// <summary>One open tunnel: frames from the controller routed to sessions, each session a console stream from the workload driver.</summary>
     private sealed class Tunnel(RemoteConsoleService service, WebSocket socket)
     {
         private readonly SemaphoreSlim _sending = new(1, 1);

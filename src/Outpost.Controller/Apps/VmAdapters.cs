@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Org.Lfedge.Eve.Common;
 using Org.Lfedge.Eve.Config;
+using Outpost.Api.Configuration;
 
 namespace Outpost.Controller.Apps;
 
@@ -34,9 +35,9 @@ internal static partial class VmAdapters
         var adapters = new List<VmAdapter>();
         foreach (var usb in settings.Usb ?? [])
         {
-            adapters.Add(UsbProduct().Match(usb) is { Success: true } product
+            adapters.Add(HostDeviceAddresses.UsbProduct().Match(usb) is { Success: true } product
                 ? new VmAdapter(PhyIoType.PhyIoUsbdevice, $"usb-{product.Groups[1].Value.ToLowerInvariant()}-{product.Groups[2].Value.ToLowerInvariant()}", "usbproduct", usb.ToLowerInvariant())
-                : UsbAddress().IsMatch(usb)
+                : HostDeviceAddresses.UsbAddress().IsMatch(usb)
                     ? new VmAdapter(PhyIoType.PhyIoUsbdevice, "usb-" + usb.Replace(':', '-'), "usbaddr", usb)
                     : throw new AppRequestException($"--usb '{Shorten(usb)}' is neither VENDOR:PRODUCT in hex (e.g. 0403:6001, see lsusb) nor BUS:PORT (e.g. 1:2.3)."));
         }
@@ -50,7 +51,7 @@ internal static partial class VmAdapters
 
         foreach (var pci in settings.Pci ?? [])
         {
-            adapters.Add(PciAddress().IsMatch(pci)
+            adapters.Add(HostDeviceAddresses.PciAddress().IsMatch(pci)
                 ? new VmAdapter(PhyIoType.PhyIoOther, "pci-" + pci.Replace(':', '-'), "pcilong", pci)
                 : throw new AppRequestException($"--pci '{Shorten(pci)}' is not a PCI address such as 0000:03:00.0 (see lspci -D)."));
         }
@@ -104,15 +105,6 @@ internal static partial class VmAdapters
 
     private static string Shorten(string text) => text.Length <= 40 ? text : text[..37] + "...";
 
-    [GeneratedRegex("^([0-9A-Fa-f]{4}):([0-9A-Fa-f]{4})$")]
-    private static partial Regex UsbProduct();
-
-    [GeneratedRegex(@"^[1-9][0-9]{0,2}:[1-9][0-9]?(?:\.[1-9][0-9]?){0,4}$")]
-    private static partial Regex UsbAddress();
-
     [GeneratedRegex("^/dev/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)?$")]
     private static partial Regex SerialPath();
-
-    [GeneratedRegex("^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$")]
-    private static partial Regex PciAddress();
 }
