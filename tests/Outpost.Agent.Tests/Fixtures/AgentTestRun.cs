@@ -28,7 +28,9 @@ public sealed class AgentTestRun : IDisposable
                 StatusRetryInterval = TimeSpan.FromMilliseconds(200),
                 StatusRefusedRetryFirst = TimeSpan.FromMilliseconds(300),
                 StatusRefusedRetryMax = TimeSpan.FromSeconds(2),
-                RebootReportWait = TimeSpan.FromSeconds(2),
+                // As long as production's: the wait ends as soon as the outbox is empty, and a loaded 2-core CI needed
+                // more than 2 s to deliver the ZDEVICE_STATE_REBOOTING report before the agent went down.
+                RebootReportWait = TimeSpan.FromSeconds(10),
             },
             BootIdPath = Path.Combine(stateDir + ".boot_id"),
         };
