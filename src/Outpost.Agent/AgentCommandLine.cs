@@ -24,7 +24,11 @@ public static class AgentCommandLine
         };
         var stopApps = new Option<bool>("--stop-apps-on-exit") { Description = "Stop every app when the agent stops (by default apps keep running and the next agent run adopts them)." };
         var heartbeat = new Option<string?>("--heartbeat") { Description = "File to touch every few seconds while the agent is healthy (the Outpost OS init pets the hardware watchdog on it)." };
-        var command = new Command("agent", "Run the device agent against the controller named in the config folder.") { config, state, once, verbose, power, stopApps, heartbeat };
+        var kit = new Option<string?>("--container-vm-kit")
+        {
+            Description = $"Folder with the kernel and initrd for containers isolated in a VM (`outpost image container-vm-kit` builds one). Default: {Outpost.Api.ContainerVm.ContainerVmContract.DefaultKitDirectory}.",
+        };
+        var command = new Command("agent", "Run the device agent against the controller named in the config folder.") { config, state, once, verbose, power, stopApps, heartbeat, kit };
         command.SetAction((parse, ct) =>
         {
             var options = new AgentOptions(Path.GetFullPath(parse.GetValue(config)!), Path.GetFullPath(parse.GetValue(state)!))
@@ -33,7 +37,14 @@ public static class AgentCommandLine
                 Power = parse.GetValue(power) ?? (File.Exists("/etc/outpost-release") ? NodePowerMode.Host : NodePowerMode.Simulated),
                 HeartbeatPath = parse.GetValue(heartbeat) is { } path ? Path.GetFullPath(path) : null,
             };
-            options = options with { Apps = options.Apps with { StopAppsOnExit = parse.GetValue(stopApps) } };
+            options = options with
+            {
+                Apps = options.Apps with
+                {
+                    StopAppsOnExit = parse.GetValue(stopApps),
+                    ContainerVmKitDirectory = parse.GetValue(kit) is { } folder ? Path.GetFullPath(folder) : null,
+                },
+            };
             return run(options, parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information, ct);
         });
         return command;

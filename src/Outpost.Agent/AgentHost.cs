@@ -105,7 +105,7 @@ public static partial class AgentHost
             : new SimulatedNodePower(sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<AgentExit>())));
         services.AddSingleton(_ => new ContentStore(Path.Combine(options.StateDir, "content")));
         services.AddSingleton<IContentStore>(sp => sp.GetRequiredService<ContentStore>());
-        services.AddSingleton(_ => WorkloadRuntime.Detect(options.StateDir, options.Apps.RuncPath, bootId, options.Apps.VmAccelerator));
+        services.AddSingleton(_ => WorkloadRuntime.Detect(options.StateDir, options.Apps.RuncPath, bootId, options.Apps.VmAccelerator, options.Apps.ContainerVmKitDirectory));
 
         // Started in this order and stopped in the reverse one. The log shipper stops last, so it packs every line logged
         // while stopping. The uplink starts first: it takes up the saved identity and config before it first waits, so

@@ -39,6 +39,9 @@ public sealed record AppRuntimeOptions
     /// <summary>KVM or TCG for VM apps; Auto uses KVM only where it works (see KvmSupport).</summary>
     public Workloads.Qemu.QemuAccelRequest VmAccelerator { get; init; } = Workloads.Qemu.QemuAccelRequest.Auto;
 
+    /// <summary>The kernel and initrd of container VMs (`outpost image container-vm-kit`); null: where an Outpost OS image has them.</summary>
+    public string? ContainerVmKitDirectory { get; init; }
+
     /// <summary>The runc binary; null uses "runc" from PATH.</summary>
     public string? RuncPath { get; init; }
 }

@@ -10,13 +10,23 @@ namespace Outpost.Agent.Apps;
 /// <summary>Turns an app and the status of its root volume (files and image run config) into what the runtime driver needs.</summary>
 internal static class AppWorkloadSpec
 {
-    /// <summary>The workload for <paramref name="app"/>: a VM when its root volume is a disk image, else a container.</summary>
+    /// <summary>
+    /// The workload for <paramref name="app"/>: a VM when its root volume is a disk image; a container in a VM when the
+    /// app asks for VM isolation; else a container on runc.
+    /// </summary>
     /// <param name="volumes">Every volume's status; a VM gets each of its volumes as a disk, in the app's order.</param>
     /// <param name="io">The host hardware the VM is given (see <see cref="IoAssignment"/>); ignored for a container.</param>
     public static WorkloadSpec Build(AppSpec app, VolumeStatus rootVolume, string writableDirectory, IReadOnlyDictionary<string, VolumeStatus> volumes, AssignedIo? io = null)
     {
         var spec = Container(app, rootVolume, writableDirectory);
-        return rootVolume.IsDisk ? spec with { LowerDirectories = [], Vm = Vm(app, volumes, io ?? AssignedIo.None) } : spec;
+        if (rootVolume.IsDisk)
+        {
+            return spec with { LowerDirectories = [], Vm = Vm(app, volumes, io ?? AssignedIo.None) };
+        }
+
+        return app.Vm.IsolateContainer
+            ? spec with { Vm = new VmWorkloadSpec([]) { Container = true, CpuSet = app.Vm.CpuSet.Length > 0 ? app.Vm.CpuSet : null } }
+            : spec;
     }
 
     /// <summary>The volumes a VM app still waits for (all of them must exist before it can be prepared).</summary>

@@ -75,6 +75,12 @@ public sealed record AppVmConfig(string CpuSet, bool Uefi, bool EnableVnc, bool 
     /// <summary>Host hardware passed to the VM (EVE's adapters), by PhysicalIO assignment group.</summary>
     public ValueList<AppAdapter> Adapters { get; init; } = ValueList<AppAdapter>.Empty;
 
+    /// <summary>
+    /// An OCI app runs in its own small VM rather than on runc: EVE's virtualizationMode HVM or FML for a container.
+    /// NOHYPER, and PV (the field's zero value, which a controller that never sets it sends), keep it a plain container.
+    /// </summary>
+    public bool IsolateContainer { get; init; }
+
     internal static AppVmConfig From(AppInstanceConfig app) => new(
         app.Fixedresources?.Cpus ?? "",
         app.Fixedresources?.BootMode == VmBootMode.Uefi,
@@ -84,6 +90,7 @@ public sealed record AppVmConfig(string CpuSet, bool Uefi, bool EnableVnc, bool 
         app.RemoteConsole)
     {
         Adapters = app.Adapters.Select(a => new AppAdapter(a.Type, a.Name)).ToValueList(),
+        IsolateContainer = app.Fixedresources?.VirtualizationMode is VmMode.Hvm or VmMode.Fml,
     };
 }
 

@@ -27,6 +27,13 @@ public sealed record VmWorkloadSpec(IReadOnlyList<VmDisk> Disks)
 {
     public VmBootMode BootMode { get; init; } = VmBootMode.Bios;
 
+    /// <summary>
+    /// The VM runs the spec's container (its image directories and process) instead of booting disks: EVE's VM
+    /// isolation for an OCI app (virtualizationMode HVM or FML). The driver boots its container VM kit and shares the
+    /// container's root over 9p; <see cref="Disks"/> must then be empty.
+    /// </summary>
+    public bool Container { get; init; }
+
     /// <summary>Direct kernel boot (EVE's kernel, ramdisk and extraargs); null boots the first disk through firmware.</summary>
     public QemuKernelBoot? KernelBoot { get; init; }
 

@@ -17,7 +17,9 @@ public sealed class WorkloadRuntime(IWorkloadDriver? driver, string? unavailable
     /// <summary>How VMs run here (KVM or TCG, and why), for device info; null when VMs cannot run.</summary>
     public QemuAccelChoice? VmAccelerator => (Driver as HostWorkloadDriver)?.Vms?.Accelerator;
 
-    public static WorkloadRuntime Detect(string stateDirectory, string? runcPath, string bootId, QemuAccelRequest accelerator = QemuAccelRequest.Auto)
+    /// <param name="containerVmKit">Where the kernel and initrd of container VMs are; null: the Outpost OS location.</param>
+    public static WorkloadRuntime Detect(
+        string stateDirectory, string? runcPath, string bootId, QemuAccelRequest accelerator = QemuAccelRequest.Auto, string? containerVmKit = null)
     {
         IWorkloadDriver? containers = null;
         string? containersUnavailable = null;
@@ -38,7 +40,8 @@ public sealed class WorkloadRuntime(IWorkloadDriver? driver, string? unavailable
         string? vmsUnavailable = null;
         try
         {
-            vms = new QemuDriver(new QemuDriverOptions(stateDirectory, KvmSupport.Choose(accelerator, KvmSupport.Probe)) { BootId = bootId });
+            var options = new QemuDriverOptions(stateDirectory, KvmSupport.Choose(accelerator, KvmSupport.Probe)) { BootId = bootId };
+            vms = new QemuDriver(containerVmKit is null ? options : options with { ContainerVmKitDirectory = containerVmKit });
         }
         catch (WorkloadRuntimeException e)
         {

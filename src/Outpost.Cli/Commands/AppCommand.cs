@@ -19,7 +19,7 @@ internal static class AppCommand
             {
                 var request = await Deploy.RequestAsync(parse, ct);
                 var view = await admin.PostAsync<AppView>(AppsPath(parse), request, ct);
-                Console.WriteLine($"Deployed {(view.Vm is null ? "app" : "VM")} {view.Name} ({view.Id}); the device picks it up at its next config poll. Watch: outpost app show {view.Name} --device {parse.GetValue(DeviceOption)}");
+                Console.WriteLine($"Deployed {(view.Vm is not null ? "VM" : view.Isolation == "vm" ? "app (in a VM of its own)" : "app")} {view.Name} ({view.Id}); the device picks it up at its next config poll. Watch: outpost app show {view.Name} --device {parse.GetValue(DeviceOption)}");
                 return 0;
             }));
         command.Subcommands.Add(DeviceCommand.Admin("list", "List the apps on a device with their state.", [DeviceOption], async (admin, parse, ct) =>
@@ -143,6 +143,11 @@ internal static class AppCommand
             DefaultValueFactory = _ => "always",
         };
 
+        private static readonly Option<string?> Isolation = new("--isolation")
+        {
+            Description = "Containers only: none (default; the container runs on the device's runc) or vm (it runs in a small VM of its own, EVE's VM isolation).",
+        };
+
         private static readonly Option<bool> Vm = new("--vm") { Description = "Deploy a VM: --image names a disk artifact (qcow2, raw or iso) instead of a container image." };
         private static readonly Option<string?> CpuSet = new("--cpu-set") { Description = "VM only: host CPUs it runs on, a Linux CPU list such as 0-1 or 0-3,6." };
         private static readonly Option<bool> Uefi = new("--uefi") { Description = "VM only: boot with UEFI (OVMF) instead of legacy BIOS." };
@@ -165,9 +170,10 @@ internal static class AppCommand
         {
             Restart.AcceptOnlyFromAmong("always", "on-failure", "never");
             DiskFormat.AcceptOnlyFromAmong("qcow2", "raw", "iso");
+            Isolation.AcceptOnlyFromAmong("none", "vm");
         }
 
-        public static Symbol[] Symbols { get; } = [Name, Image, Memory, Cpus, Env, Datastore, Restart, Vm, CpuSet, Uefi, DiskFormat, DiskSize, CloudInit, Vnc, ConsoleFlag, Usb, Serial, Pci, CommandArgs];
+        public static Symbol[] Symbols { get; } = [Name, Image, Memory, Cpus, Env, Datastore, Restart, Isolation, Vm, CpuSet, Uefi, DiskFormat, DiskSize, CloudInit, Vnc, ConsoleFlag, Usb, Serial, Pci, CommandArgs];
 
         /// <exception cref="CliException">A flag that makes no sense as given; the controller checks the values themselves.</exception>
         public static async Task<DeployAppRequest> RequestAsync(ParseResult parse, CancellationToken ct)
@@ -184,7 +190,12 @@ internal static class AppCommand
                     throw new CliException($"{string.Join(", ", vmOnly.Select(o => o.Name))} only apply to a VM; add --vm (and give --image a disk artifact).");
                 }
 
-                return common with { MemoryBytes = ParseSize(memory ?? "256M"), Cpus = parse.GetValue(Cpus) ?? 1 };
+                return common with { MemoryBytes = ParseSize(memory ?? "256M"), Cpus = parse.GetValue(Cpus) ?? 1, Isolation = parse.GetValue(Isolation) };
+            }
+
+            if (parse.GetResult(Isolation) is { Implicit: false })
+            {
+                throw new CliException("--isolation applies to a container image; a VM (--vm) is isolated already.");
             }
 
             return common with

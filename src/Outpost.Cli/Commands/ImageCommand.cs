@@ -23,6 +23,28 @@ internal static class ImageCommand
         command.Subcommands.Add(CreateSign());
         command.Subcommands.Add(CreateKeygen());
         command.Subcommands.Add(CreateExampleInputs());
+        command.Subcommands.Add(CreateContainerVmKit());
+        return command;
+    }
+
+    /// <summary>The kernel and initrd a device boots for an app whose container is isolated in a VM.</summary>
+    private static Command CreateContainerVmKit()
+    {
+        var output = new Option<string>("--out") { Description = "Folder to write vmlinuz and initrd.img to (the agent's --container-vm-kit).", Required = true };
+        var kernel = new Option<string?>("--kernel") { Description = "The guest kernel (default: this host's newest /boot/vmlinuz-* with modules)." };
+        var modules = new Option<string?>("--modules") { Description = "That kernel's lib/modules/VERSION folder (default: derived from the kernel's name)." };
+        var busybox = new Option<string>("--busybox") { Description = "The static busybox the guest runs.", DefaultValueFactory = _ => "/bin/busybox" };
+        var command = new Command("container-vm-kit", "Build the kernel and initrd for containers isolated in a VM (`app deploy --isolation vm`).")
+        {
+            output, kernel, modules, busybox,
+        };
+        command.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
+        {
+            var kit = await Outpost.Image.Initramfs.ContainerVmKit.BuildAsync(
+                parse.GetValue(output)!, parse.GetValue(kernel), parse.GetValue(modules), parse.GetValue(busybox)!, ct);
+            Console.WriteLine($"Wrote {kit.KernelPath} and {kit.InitrdPath} (sha256 {kit.Sha256[..16]}…). Start the agent with --container-vm-kit {kit.Directory}.");
+            return 0;
+        }));
         return command;
     }
 

@@ -12,7 +12,8 @@ public sealed record DeployAppRequest(
     IReadOnlyList<string>? Command,
     string? Datastore,
     string? Restart = null,
-    VmSettings? Vm = null);
+    VmSettings? Vm = null,
+    string? Isolation = null);
 
 public sealed record AppView(
     Guid Id,
@@ -27,7 +28,8 @@ public sealed record AppView(
     uint PurgeCounter,
     DateTimeOffset? InfoTimestamp,
     string Restart = "always",
-    VmSettings? Vm = null);
+    VmSettings? Vm = null,
+    string Isolation = "none");
 
 public sealed record CreateDatastoreRequest(string Name, string Url, string? Username, string? Password, string? CertificatePem);
 

@@ -44,6 +44,7 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
         }
 
         var restart = ParseRestartPolicy(request.Restart);
+        var isolated = ParseIsolation(request.Isolation, vm is not null);
         var datastores = await store.ListDatastoresAsync(ct);
         var datastore = request.Datastore is { } named
             ? datastores.FirstOrDefault(d => d.Name == named) ?? throw new AppRequestException($"No datastore named '{named}'. Add it with `outpost datastore add`.")
@@ -85,7 +86,8 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
                 {
                     Memory = (uint)Math.Max(1, (request.MemoryBytes ?? 256L * 1024 * 1024) / 1024),
                     Vcpus = (uint)(request.Cpus ?? 1),
-                    VirtualizationMode = VmMode.Nohyper,
+                    // EVE's modes for an OCI app: NOHYPER runs it as a container, HVM in a VM of its own.
+                    VirtualizationMode = isolated ? VmMode.Hvm : VmMode.Nohyper,
                 },
                 Activate = true,
                 VolumeRefList = { new VolumeRef { Uuid = volumeId.ToString(), GenerationCount = 0 } },
@@ -301,6 +303,15 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
         _ => throw new AppRequestException($"Unknown restart policy '{text}'; use always, on-failure or never."),
     };
 
+    /// <summary>Whether a container is to run in a VM of its own: "vm", or "none" (also when not given); a VM app is one already.</summary>
+    public static bool ParseIsolation(string? text, bool isVm) => text?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "none" => false,
+        "vm" when isVm => throw new AppRequestException("--isolation vm applies to a container image; a VM app (--vm) is isolated already."),
+        "vm" => true,
+        _ => throw new AppRequestException($"Unknown isolation '{text}'; use none (a container on the device) or vm (the container in a VM of its own)."),
+    };
+
     private static string RestartPolicyName(OutpostRestartPolicy policy) => policy switch
     {
         OutpostRestartPolicy.OnFailure => "on-failure",
@@ -326,7 +337,8 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
             app.Purge?.Counter ?? 0,
             null,
             RestartPolicyName(app.Outpost?.RestartPolicy ?? OutpostRestartPolicy.Unspecified),
-            VmPlan.Describe(config, app, volume, content));
+            VmPlan.Describe(config, app, volume, content),
+            content?.Iformat == Format.Container && app.Fixedresources?.VirtualizationMode is VmMode.Hvm or VmMode.Fml ? "vm" : "none");
     }
 
     /// <summary>Environment as KEY=VALUE lines (EVE's legacy cloud-init format), base64 as EVE expects.</summary>

@@ -123,7 +123,7 @@ public sealed class AppTestHost : IAsyncDisposable
         services.AddSingleton(new StorageHealth(StateDir, Bus, TimeProvider.System));
         services.AddSingleton(new ContentStore(Path.Combine(StateDir, "content")));
         services.AddSingleton<IContentStore>(sp => sp.GetRequiredService<ContentStore>());
-        services.AddSingleton(WorkloadRuntime.Detect(StateDir, RuntimeOptions.RuncPath, HostBoot.ReadBootId(BootIdPath), RuntimeOptions.VmAccelerator));
+        services.AddSingleton(WorkloadRuntime.Detect(StateDir, RuntimeOptions.RuncPath, HostBoot.ReadBootId(BootIdPath), RuntimeOptions.VmAccelerator, RuntimeOptions.ContainerVmKitDirectory));
         AgentHost.AddAppSubsystems(services);
         _host = builder.Build();
         _host.StartAsync().GetAwaiter().GetResult();

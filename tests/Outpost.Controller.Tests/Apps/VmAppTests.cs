@@ -118,6 +118,8 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
         Assert.Equal(DiskImage, shown.Image);
         Assert.Equal(Full, listed!.Single(a => a.Name == "vm").Vm);
         Assert.Null(listed!.Single(a => a.Name == "box").Vm);
+        Assert.Equal("none", listed!.Single(a => a.Name == "box").Isolation);
+        Assert.Equal("none", shown.Isolation);
         // A container is exactly what it was before VM apps existed.
         var config = await DeviceConfigAsync(device);
         var box = config.Apps.Single(a => a.Displayname == "box");
@@ -130,6 +132,36 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
         Assert.False(boxVolume.Readonly);
         Assert.Equal(Format.Container, config.ContentInfo.Single(c => c.Uuid == boxVolume.Origin.DownloadContentTreeID).Iformat);
     }
+
+    [Fact]
+    public async Task A_container_deployed_with_vm_isolation_reaches_the_device_as_hvm_with_its_container_image_and_shows_it()
+    {
+        var device = await OnlineDeviceAsync();
+        using var admin = fixture.AdminClient();
+        using var response = await admin.PostAsJsonAsync($"api/admin/devices/{device.Serial}/apps",
+            new DeployAppRequest("boxed", "127.0.0.1:5000/busybox:1", 64L << 20, 1, null, null, null, Isolation: "vm"));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal("vm", (await response.Content.ReadFromJsonAsync<AppView>(JsonSerializerOptions.Web))!.Isolation);
+
+        var config = await DeviceConfigAsync(device);
+        var app = config.Apps.Single(a => a.Displayname == "boxed");
+        // EVE's VM isolation of an OCI app: HVM with a container content tree (a VM app has a disk image instead).
+        Assert.Equal(VmMode.Hvm, app.Fixedresources.VirtualizationMode);
+        var volume = config.Volumes.Single(v => v.Uuid == app.VolumeRefList.Single().Uuid);
+        Assert.Equal(Format.Container, config.ContentInfo.Single(c => c.Uuid == volume.Origin.DownloadContentTreeID).Iformat);
+        var listed = await admin.GetFromJsonAsync<List<AppView>>($"api/admin/devices/{device.Serial}/apps", JsonSerializerOptions.Web);
+        Assert.Equal("vm", listed!.Single(a => a.Name == "boxed").Isolation);
+    }
+
+    [Fact]
+    public Task Vm_isolation_of_a_vm_app_is_400() =>
+        AssertRefusedAsync(new DeployAppRequest("vm", DiskImage, null, null, null, null, null, Vm: new VmSettings(), Isolation: "vm"),
+            "--isolation vm applies to a container image");
+
+    [Fact]
+    public Task An_unknown_isolation_is_400() =>
+        AssertRefusedAsync(new DeployAppRequest("box", "127.0.0.1:5000/busybox:1", 64L << 20, 1, null, null, null, Isolation: "gvisor"),
+            "Unknown isolation 'gvisor'", "none", "vm");
 
     [Fact]
     public async Task The_bounds_themselves_are_accepted()

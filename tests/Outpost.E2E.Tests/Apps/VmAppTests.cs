@@ -7,9 +7,10 @@ namespace Outpost.E2E.Tests.Apps;
 /// <summary>
 /// A VM app's whole life through the CLI, on a real controller, registry and agent, under real QEMU: the test guest's
 /// UEFI disk pushed as a disk artifact, deployed with cloud-init, booted, logged, measured, restarted, purged,
-/// stopped and deleted. One class, one cluster, so its three boots are the only ones (TCG is slow).
+/// stopped and deleted; and a container image isolated in a VM of its own. One class, one cluster, so its four boots
+/// are the only ones (TCG is slow).
 /// </summary>
-public sealed class VmAppTests(AppCluster cluster) : IClassFixture<AppCluster>
+public sealed class VmAppTests(VmCluster cluster) : IClassFixture<VmCluster>
 {
     private const string Serial = AppCluster.Serial;
     private const string Name = "vm-e2e";
@@ -71,6 +72,31 @@ public sealed class VmAppTests(AppCluster cluster) : IClassFixture<AppCluster>
         Assert.Null(await cluster.AppAsync(Name));
         await Eventually.TrueAsync(() => Task.FromResult(!Directory.Exists(Path.Combine(cluster.StateDir, "vms", app.Id.ToString()))),
             AppCluster.Patience, "the VM's folder (overlay, seed, QMP socket) to be removed");
+    }
+
+    [Fact]
+    public async Task A_container_image_deployed_with_vm_isolation_runs_in_its_own_vm_logs_its_output_and_stops_and_is_deleted()
+    {
+        const string name = "box-in-vm";
+        var reference = $"{cluster.Registry.Host}/e2e/hello-in-vm:1";
+        await TestImages.HelloAsync(cluster.ImagesLayout, "hello-in-vm");
+        await cluster.PushAsync("hello-in-vm", reference);
+
+        var deployed = await cluster.CliOkAsync("app", "deploy", "--device", Serial, "--name", name, "--image", reference, "--isolation", "vm", "--memory", "128M");
+        Assert.Contains($"Deployed app (in a VM of its own) {name}", deployed);
+        Assert.Equal("vm", (await cluster.AppAsync(name))!.Isolation);
+        await cluster.WaitForStateAsync(name, "RUNNING");
+        // The image's own loop, printed inside the guest on its serial console, arrives as the app's log.
+        await cluster.WaitForLogAsync(name, lines => lines.Any(l => l.EndsWith($"{TestImages.Greeting} 2", StringComparison.Ordinal)), "the container's greetings from inside its VM");
+        var app = (await cluster.AppAsync(name))!;
+        Assert.True(Directory.Exists(Path.Combine(cluster.StateDir, "vms", app.Id.ToString())), "the app runs under the QEMU driver, not runc");
+
+        await cluster.CliOkAsync("app", "stop", name, "--device", Serial);
+        await cluster.WaitForStateAsync(name, "HALTED");
+        Assert.DoesNotContain(await RuncLeftovers.RunningAsync(cluster.StateDir), running => running.Contains(app.Id.ToString(), StringComparison.Ordinal));
+        await cluster.CliOkAsync("app", "delete", name, "--device", Serial);
+        await Eventually.TrueAsync(() => Task.FromResult(!Directory.Exists(Path.Combine(cluster.StateDir, "vms", app.Id.ToString()))),
+            AppCluster.Patience, "the container VM's folder to be removed");
     }
 
     /// <summary>

@@ -53,6 +53,17 @@ public sealed class VmCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Isolation_vm_asks_for_a_container_in_a_vm_and_is_refused_beside_vm()
+    {
+        var request = await DeployRequestAsync("--isolation", "vm");
+        Assert.Equal(("vm", (string?)null), (request.Isolation, (string?)request.Vm?.BootMode));
+        Assert.Null((await DeployRequestAsync()).Isolation);
+        var error = await Assert.ThrowsAsync<CliException>(() => DeployRequestAsync("--vm", "--isolation", "vm"));
+        Assert.Contains("--isolation applies to a container image", error.Message);
+        Assert.NotEmpty(AppCommand.Create().Parse(DeployArguments("--isolation", "gvisor")).Errors);
+    }
+
+    [Fact]
     public async Task Vm_only_flags_without_vm_are_refused_naming_them()
     {
         var error = await Assert.ThrowsAsync<CliException>(() => DeployRequestAsync("--uefi", "--disk-size", "1G"));

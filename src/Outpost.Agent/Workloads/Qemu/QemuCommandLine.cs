@@ -116,6 +116,30 @@ public static class QemuCommandLine
             args.AddRange(["-device", $"vfio-pci,host={Option(pci)}"]);
         }
 
+        for (var i = 0; i < spec.Shares.Count; i++)
+        {
+            var share = spec.Shares[i];
+            // passthrough: the guest sees the host's owners and modes, as a container on runc does; QEMU runs as root.
+            args.AddRange([
+                "-fsdev", $"local,id=fs{i},path={Option(share.HostPath)},security_model=passthrough" + (share.ReadOnly ? ",readonly=on" : ""),
+                "-device", $"virtio-9p-pci,fsdev=fs{i},mount_tag={share.Tag}",
+            ]);
+        }
+
+        if (spec.ControlSocketPath is { } control)
+        {
+            args.AddRange([
+                "-device", "virtio-serial-pci,id=vserial0",
+                "-chardev", $"socket,id=control0,path={Option(control)},server=on,wait=off",
+                "-device", $"virtserialport,bus=vserial0.0,chardev=control0,name={Option(spec.ControlPortName)}",
+            ]);
+        }
+
+        if (spec.NoReboot)
+        {
+            args.Add("-no-reboot");
+        }
+
         if (spec.VncSocketPath is { } vnc)
         {
             // A unix socket only: the device opens nothing on its network; the agent relays the socket to operators.
@@ -167,7 +191,10 @@ public static class QemuCommandLine
             throw new WorkloadSpecException($"VM {spec.Name} daemonizes but has no pid file, so it could never be found again; set PidFilePath.");
         }
 
-        foreach (var (socket, role) in new[] { (spec.QmpSocketPath, "QMP"), (spec.SerialSocketPath, "serial console"), (spec.VncSocketPath, "VNC") })
+        foreach (var (socket, role) in new[]
+        {
+            (spec.QmpSocketPath, "QMP"), (spec.SerialSocketPath, "serial console"), (spec.VncSocketPath, "VNC"), (spec.ControlSocketPath, "control port"),
+        })
         {
             if (socket is not null && Encoding.UTF8.GetByteCount(socket) > MaxUnixSocketPathBytes)
             {
@@ -211,6 +238,19 @@ public static class QemuCommandLine
             {
                 throw new WorkloadSpecException($"VM {spec.Name} network {nic.Id} uses a tap backend but names no tap interface.");
             }
+        }
+
+        foreach (var share in spec.Shares)
+        {
+            if (share.Tag.Length is 0 or > 31 || !share.Tag.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            {
+                throw new WorkloadSpecException($"VM {spec.Name}: share tag '{share.Tag}' must be 1 to 31 letters, digits, '-' or '_'.");
+            }
+        }
+
+        if (spec.Shares.Select(s => s.Tag).Distinct(StringComparer.Ordinal).Count() != spec.Shares.Count)
+        {
+            throw new WorkloadSpecException($"VM {spec.Name} shares two directories under one tag; give each its own.");
         }
 
         if (spec.Nics.Select(n => n.Id).Distinct(StringComparer.Ordinal).Count() != spec.Nics.Count)

@@ -6,6 +6,7 @@ using System.Text.Json;
 using Outpost.Agent.Hosting;
 using Outpost.Agent.Workloads.Runc;
 using Outpost.Api.Consoles;
+using Outpost.Api.ContainerVm;
 
 namespace Outpost.Agent.Workloads.Qemu;
 
@@ -65,7 +66,12 @@ public sealed class QemuDriver : IWorkloadDriver
                 $"VM {spec.DisplayName} asks for {memoryBytes / (1024 * 1024)} MiB of memory but this device has {_options.HostMemoryBytes / (1024 * 1024)} MiB; give it less.");
         }
 
-        if (vm.Disks.Count == 0 && vm.KernelBoot is null)
+        if (vm.Container && vm.Disks.Count > 0)
+        {
+            throw new WorkloadSpecException($"App {spec.DisplayName} runs its container in a VM, which takes no disk volumes yet; give it only its image.");
+        }
+
+        if (vm.Disks.Count == 0 && vm.KernelBoot is null && !vm.Container)
         {
             throw new WorkloadSpecException($"VM {spec.DisplayName} has neither a disk nor a kernel to boot; give it a disk volume.");
         }
@@ -77,6 +83,7 @@ public sealed class QemuDriver : IWorkloadDriver
         try
         {
             var disks = await PrepareDisksAsync(spec, vm, paths, cancellationToken).ConfigureAwait(false);
+            var container = vm.Container ? ContainerVm.Prepare(spec, paths.Directory, _options.ContainerVmKitDirectory) : null;
             var cpus = spec.Limits.Vcpus is { } vcpus ? (int)Math.Ceiling(vcpus) : 1;
             var machine = new QemuMachineSpec
             {
@@ -86,7 +93,12 @@ public sealed class QemuDriver : IWorkloadDriver
                 Cpus = cpus,
                 Firmware = vm.BootMode == VmBootMode.Uefi ? PrepareUefi(spec) : null,
                 Disks = disks,
-                KernelBoot = vm.KernelBoot,
+                KernelBoot = container?.Boot ?? vm.KernelBoot,
+                Shares = container?.Shares ?? [],
+                ControlSocketPath = container is null ? null : paths.ControlSocket,
+                ControlPortName = ContainerVmContract.ControlPort,
+                // The container VM's init powers off when the process ends; anything else (a panic) must end QEMU too.
+                NoReboot = container is not null,
                 SerialLogPath = paths.ConsoleLog,
                 SerialSocketPath = paths.ConsoleSocket,
                 QmpSocketPath = paths.QmpSocket,
@@ -111,12 +123,14 @@ public sealed class QemuDriver : IWorkloadDriver
                 QemuPid = previous?.QemuPid,
                 BootId = previous?.BootId,
                 CgroupDirectories = previous?.CgroupDirectories ?? [],
+                ContainerLowerDirectories = container is null ? null : spec.LowerDirectories,
             };
             record.Save(paths.Record);
         }
         catch (Exception e) when (created && e is WorkloadException or IOException)
         {
             // Leave nothing behind for a spec that never became a workload.
+            ContainerVm.Unmount(paths.Directory);
             Directory.Delete(paths.Directory, recursive: true);
             Directory.Delete(spec.WritableDirectory, recursive: true);
             throw;
@@ -133,10 +147,17 @@ public sealed class QemuDriver : IWorkloadDriver
         }
 
         File.Delete(paths.ExitStatus);
+        if (record.ContainerLowerDirectories is { } lowers)
+        {
+            // After a host reboot the overlay is gone; the container's changes are kept in the writable directory.
+            ContainerVm.Remount(lowers, record.WritableDirectory, paths.Directory);
+        }
+
         // QEMU refuses to listen where a socket of an earlier run is left.
         File.Delete(paths.QmpSocket);
         File.Delete(paths.ConsoleSocket);
         File.Delete(paths.VncSocket);
+        File.Delete(paths.ControlSocket);
         VmCgroup.Remove(record.CgroupDirectories);
         var cgroups = VmCgroup.Create(id, record.MemoryLimitBytes, record.Cpus, record.CpuSet);
         var shim = WorkloadShim.Start(paths.QemuLog, paths.ExitStatus, cgroups.ProcsFiles, id, [_qemuPath, .. record.Arguments]);
@@ -185,6 +206,12 @@ public sealed class QemuDriver : IWorkloadDriver
             return;
         }
 
+        // A container VM's init passes "stop" on to the process as SIGTERM, as runc would, and powers off after it.
+        if (record.ContainerLowerDirectories is not null)
+        {
+            await ContainerVm.SendAsync(paths.ControlSocket, "stop", cancellationToken).ConfigureAwait(false);
+        }
+
         // The ACPI power button: a guest that handles it shuts down and powers off, and QEMU exits by itself.
         await TryQmpAsync(id, paths, "system_powerdown", cancellationToken).ConfigureAwait(false);
         if (await WaitForExitAsync(shim, id, grace, cancellationToken).ConfigureAwait(false))
@@ -214,6 +241,7 @@ public sealed class QemuDriver : IWorkloadDriver
         var paths = Paths(id);
         var record = VmRecord.Load(paths.Record);
         await StopAsync(id, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+        ContainerVm.Unmount(paths.Directory);
         if (record is not null)
         {
             VmCgroup.Remove(record.CgroupDirectories);
@@ -272,6 +300,14 @@ public sealed class QemuDriver : IWorkloadDriver
         }
 
         exitCode ??= ReadExitCode(paths);
+        if (exitCode == 0 && record.ContainerLowerDirectories is not null)
+        {
+            // The VM powered off because its container's process ended: report the process's exit, as runc would.
+            return ContainerVm.ReadExitCode(paths.Directory) is { } code
+                ? Status(WorkloadState.Stopped, code > 128 ? $"exited with code {code} (killed by signal {code - 128})" : $"exited with code {code}") with { ExitCode = code }
+                : Status(WorkloadState.Error, "The container VM powered off before its process ended; its console log says why.") with { ExitCode = null };
+        }
+
         return exitCode switch
         {
             null => Status(WorkloadState.Error, "QEMU is gone and no exit status was recorded (it was killed with its shim, or the host rebooted); start it again."),
@@ -595,5 +631,7 @@ public sealed class QemuDriver : IWorkloadDriver
         public string ExitStatus => Path.Combine(Directory, "exit-status");
 
         public string CloudInitSeed => Path.Combine(Directory, "cidata.img");
+
+        public string ControlSocket => Path.Combine(Directory, "control.sock");
     }
 }

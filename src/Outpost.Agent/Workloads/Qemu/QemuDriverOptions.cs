@@ -29,6 +29,12 @@ public sealed record QemuDriverOptions(string StateRoot, QemuAccelChoice Acceler
     /// <summary>The host's memory; a VM asking for more is refused before anything is created.</summary>
     public long HostMemoryBytes { get; init; } = ReadHostMemoryBytes();
 
+    /// <summary>
+    /// The folder with the kernel and initrd a container VM boots (`outpost image container-vm-kit` builds it; an
+    /// Outpost OS image carries it here by default).
+    /// </summary>
+    public string ContainerVmKitDirectory { get; init; } = Outpost.Api.ContainerVm.ContainerVmContract.DefaultKitDirectory;
+
     public string OvmfCodePath { get; init; } = QemuUefiFirmware.DebianCode;
 
     public string OvmfVarsTemplatePath { get; init; } = QemuUefiFirmware.DebianVarsTemplate;

@@ -66,6 +66,20 @@ public sealed record QemuMachineSpec
     /// <summary>Host PCI devices (addresses like 0000:03:00.0) passed through with VFIO.</summary>
     public IReadOnlyList<string> PciDevices { get; init; } = [];
 
+    /// <summary>Host directories shared with the guest over 9p (virtio-9p), each under its mount tag.</summary>
+    public IReadOnlyList<QemuShare> Shares { get; init; } = [];
+
+    /// <summary>
+    /// Unix socket of a virtio-serial port named <see cref="ControlPortName"/> (the host writes, the guest reads); null:
+    /// none. Lets the host ask a guest's init for something QMP cannot (a container VM's "stop").
+    /// </summary>
+    public string? ControlSocketPath { get; init; }
+
+    public string ControlPortName { get; init; } = "org.outpost.control";
+
+    /// <summary>A guest reboot (or a kernel panic with panic=-1) ends QEMU instead of restarting the machine.</summary>
+    public bool NoReboot { get; init; }
+
     /// <summary>Unix socket QEMU serves QMP on (see <see cref="QmpClient"/>); null: no QMP.</summary>
     public string? QmpSocketPath { get; init; }
 
@@ -100,6 +114,10 @@ public sealed record QemuDisk(string Path, QemuDiskFormat Format = QemuDiskForma
 
 /// <summary>Direct kernel boot: QEMU loads the kernel (and initrd) itself and passes the command line.</summary>
 public sealed record QemuKernelBoot(string KernelPath, string? InitrdPath = null, string? CommandLine = null);
+
+/// <summary>A host directory the guest mounts with <c>mount -t 9p -o trans=virtio TAG DIR</c>.</summary>
+/// <param name="Tag">The mount tag: letters, digits, '-' and '_', at most 31 bytes.</param>
+public sealed record QemuShare(string Tag, string HostPath, bool ReadOnly = false);
 
 /// <summary>A host USB device, matched by vendor and product id (hex, e.g. "0403") or by host bus and port path.</summary>
 public sealed record QemuUsbDevice(string? VendorId = null, string? ProductId = null, int? HostBus = null, string? HostPort = null);

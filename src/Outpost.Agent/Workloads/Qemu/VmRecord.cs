@@ -24,6 +24,9 @@ internal sealed record VmRecord
 
     public string? CpuSet { get; init; }
 
+    /// <summary>A container VM: the image directories its shared root is an overlay of (mounted again after a host reboot), else null.</summary>
+    public IReadOnlyList<string>? ContainerLowerDirectories { get; init; }
+
     public IReadOnlyList<string> CgroupDirectories { get; init; } = [];
 
     public IReadOnlyList<string> Warnings { get; init; } = [];

@@ -55,6 +55,42 @@ public sealed class QemuCommandLineTests
     }
 
     [Fact]
+    public void Shares_are_9p_devices_under_their_tags_and_the_control_port_is_a_named_virtio_serial_port_on_a_socket()
+    {
+        var args = QemuCommandLine.Arguments(Device() with
+        {
+            Shares = [new QemuShare("outpost-root", "/vms/a/root"), new QemuShare("ro", "/data,x", ReadOnly: true)],
+            ControlSocketPath = "/vms/a/control.sock",
+            NoReboot = true,
+        });
+        Assert.Equal(["local,id=fs0,path=/vms/a/root,security_model=passthrough", "local,id=fs1,path=/data,,x,security_model=passthrough,readonly=on"],
+            ValuesOf(args, "-fsdev"));
+        Assert.Contains("virtio-9p-pci,fsdev=fs0,mount_tag=outpost-root", ValuesOf(args, "-device"));
+        Assert.Contains("socket,id=control0,path=/vms/a/control.sock,server=on,wait=off", ValuesOf(args, "-chardev"));
+        Assert.Contains("virtserialport,bus=vserial0.0,chardev=control0,name=org.outpost.control", ValuesOf(args, "-device"));
+        Assert.Contains("-no-reboot", args);
+        Assert.DoesNotContain("-no-reboot", QemuCommandLine.Arguments(Device()));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("a,b")]
+    [InlineData("tag with space")]
+    [InlineData("a-tag-that-is-longer-than-31-bytes")]
+    public void A_share_tag_qemu_or_the_guest_cannot_take_is_refused(string tag)
+    {
+        var e = Assert.Throws<WorkloadSpecException>(() => QemuCommandLine.Arguments(Device() with { Shares = [new QemuShare(tag, "/x")] }));
+        Assert.Contains("share tag", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Two_shares_under_one_tag_are_refused()
+    {
+        var e = Assert.Throws<WorkloadSpecException>(() => QemuCommandLine.Arguments(Device() with { Shares = [new QemuShare("t", "/x"), new QemuShare("t", "/y")] }));
+        Assert.Contains("under one tag", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Kvm_passes_the_host_cpu_through_unless_a_model_is_given()
     {
         Assert.Equal(["host"], ValuesOf(QemuCommandLine.Arguments(Device(QemuAccelerator.Kvm)), "-cpu"));

@@ -171,9 +171,101 @@ public sealed class QemuDriverTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(1, status.ExitCode);
     }
 
-    private QemuDriver NewDriver()
+    [Fact]
+    public async Task A_container_in_a_vm_runs_its_process_with_env_and_workdir_stops_with_sigterm_keeps_its_changes_and_reports_its_exit_code()
     {
-        var driver = new QemuDriver(new QemuDriverOptions(Path.Combine(_temp.Path, "state"), Tcg));
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(8));
+        var ct = cts.Token;
+        var kit = await ContainerVmKitFixture.BuildAsync(ct);
+        var driver = NewDriver(kit.Directory);
+        var id = NewId();
+        var writable = Path.Combine(_temp.Path, "apps", id, "writable");
+        // First run: greets, then waits for SIGTERM and exits 7. Second run (the marker survived): exits 3 by itself.
+        const string script = "if [ -f /marker ]; then echo second-run; exit 3; fi; touch /marker; "
+            + "trap 'echo got-term; exit 7' TERM; echo \"hello $GREETING in $(pwd) as $(hostname), it's $QUOTED\"; while true; do sleep 1; done";
+        var spec = ContainerSpec(id, writable, ["/bin/sh", "-c", script]);
+
+        await driver.PrepareAsync(spec, ct);
+        await driver.StartAsync(id, ct);
+        Assert.Equal(WorkloadState.Running, (await driver.GetStatusAsync(id, ct)).State);
+        await WaitForConsoleAsync(driver, id, 0, "hello from-the-spec in /srv as box-one, it's a 'quoted' $value", ct);
+        await driver.StopAsync(id, TimeSpan.FromSeconds(30), ct);
+        var stopped = await driver.GetStatusAsync(id, ct);
+        Assert.True(stopped.State == WorkloadState.Stopped, $"{stopped.State} {stopped.Message}; console:\n{await ReadAllConsoleAsync(driver, id, ct)}");
+        Assert.Equal(7, stopped.ExitCode);
+        Assert.Contains("got-term", await ReadAllConsoleAsync(driver, id, ct), StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(writable, "upper", "marker")), "the process's change is in the app's writable layer");
+
+        var from = (await ReadAllConsoleAsync(driver, id, ct)).Length;
+        await driver.StartAsync(id, ct);
+        var ended = await WaitForStateAsync(driver, id, WorkloadState.Stopped, ct);
+        Assert.Equal(3, ended.ExitCode);
+        Assert.Contains("second-run", (await ReadAllConsoleAsync(driver, id, ct))[from..], StringComparison.Ordinal);
+
+        await driver.DeleteAsync(id, ct);
+        Assert.Equal(WorkloadState.NotFound, (await driver.GetStatusAsync(id, ct)).State);
+        Assert.False(Directory.Exists(writable));
+        Assert.DoesNotContain(File.ReadAllText("/proc/self/mountinfo"), id, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_container_in_a_vm_whose_image_runs_as_another_user_is_refused_with_the_reason_and_nothing_left()
+    {
+        var kit = await ContainerVmKitFixture.BuildAsync(CancellationToken.None);
+        var driver = NewDriver(kit.Directory);
+        var id = NewId();
+        var writable = Path.Combine(_temp.Path, "apps", id, "writable");
+        var spec = ContainerSpec(id, writable, ["/bin/sh", "-c", "true"]);
+        spec = spec with { Process = spec.Process with { User = "nobody" } };
+
+        var e = await Assert.ThrowsAsync<WorkloadSpecException>(() => driver.PrepareAsync(spec, CancellationToken.None));
+        Assert.Contains("runs as root", e.Message, StringComparison.Ordinal);
+        Assert.Equal(WorkloadState.NotFound, (await driver.GetStatusAsync(id, CancellationToken.None)).State);
+        Assert.DoesNotContain(File.ReadAllText("/proc/self/mountinfo"), id, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_container_in_a_vm_on_a_device_without_the_kit_says_how_to_get_one()
+    {
+        var driver = NewDriver(Path.Combine(_temp.Path, "no-kit"));
+        var id = NewId();
+        var spec = ContainerSpec(id, Path.Combine(_temp.Path, "apps", id, "writable"), ["/bin/sh", "-c", "true"]);
+
+        var e = await Assert.ThrowsAsync<WorkloadRuntimeException>(() => driver.PrepareAsync(spec, CancellationToken.None));
+        Assert.Contains("outpost image container-vm-kit", e.Message, StringComparison.Ordinal);
+        Assert.Equal(WorkloadState.NotFound, (await driver.GetStatusAsync(id, CancellationToken.None)).State);
+    }
+
+    private WorkloadSpec ContainerSpec(string id, string writable, string[] command)
+    {
+        var image = ContainerVmKitFixture.BusyboxRootfs(Path.Combine(_temp.Path, "images", id));
+        return new WorkloadSpec(id, "box-one", [image], writable, new WorkloadProcess(
+            new ImageProcessConfig([], command, ["GREETING=from-the-image"], "/srv", null))
+        {
+            Env = ["GREETING=from-the-spec", "QUOTED=a 'quoted' $value"],
+        })
+        {
+            Hostname = "box-one",
+            Limits = new WorkloadLimits(128L * 1024 * 1024, 1),
+            Vm = new VmWorkloadSpec([]) { Container = true },
+        };
+    }
+
+    private static async Task<string> ReadAllConsoleAsync(QemuDriver driver, string id, CancellationToken ct)
+    {
+        var text = new StringBuilder();
+        await foreach (var chunk in driver.ReadConsoleAsync(id, 0, ct))
+        {
+            text.Append(Encoding.UTF8.GetString(chunk.Data.Span));
+        }
+
+        return text.ToString();
+    }
+
+    private QemuDriver NewDriver(string? containerVmKit = null)
+    {
+        var options = new QemuDriverOptions(Path.Combine(_temp.Path, "state"), Tcg);
+        var driver = new QemuDriver(containerVmKit is null ? options : options with { ContainerVmKitDirectory = containerVmKit });
         _drivers.Add(driver);
         return driver;
     }

@@ -54,9 +54,12 @@ public class AppCluster : IAsyncLifetime
         }, Patience, "the device to come online");
     }
 
+    /// <summary>Arguments every agent of this cluster gets beyond its config and state folders.</summary>
+    protected virtual IReadOnlyList<string> AgentArguments => [];
+
     public OutpostDaemon StartAgent()
     {
-        var agent = OutpostDaemon.Start(Root, "agent", "--config", ConfigDir, "--state", StateDir);
+        var agent = OutpostDaemon.Start(Root, ["agent", "--config", ConfigDir, "--state", StateDir, .. AgentArguments]);
         _agents.Add(agent);
         return agent;
     }
