@@ -247,8 +247,7 @@ public sealed partial class AppService : ReconcilingService
                 // The token is saved first: should the agent die mid-restart, the next run starts the app rather than restarting it again.
                 Publish(status with { State = ZSwState.Restarting });
                 record = Save(app.Uuid, record with { StartedToken = token });
-                await driver.StopAsync(app.Uuid, _options.StopGrace, cancellationToken).ConfigureAwait(false);
-                await driver.StartAsync(app.Uuid, cancellationToken).ConfigureAwait(false);
+                await driver.RestartAsync(app.Uuid, _options.StopGrace, cancellationToken).ConfigureAwait(false);
                 LogRestarted(_logger, app.Uuid);
                 return Running(status, await driver.GetStatusAsync(app.Uuid, cancellationToken).ConfigureAwait(false));
             case WorkloadState.Stopped or WorkloadState.Error when observed.FromPreviousBoot:
@@ -590,7 +589,20 @@ public sealed partial class AppService : ReconcilingService
             UsedPercentage = allocated == 0 ? 0 : 100.0 * used / allocated,
             AvailPercentage = allocated == 0 ? 0 : 100.0 * (allocated > used ? allocated - used : 0) / allocated,
         };
-        metric.AppMemory = new AppMemoryMetric { AllocatedMB = (uint)(allocated / Mb), UsedMB = (uint)(used / Mb) };
+        metric.AppMemory = new AppMemoryMetric { AllocatedMB = (uint)((usage?.GuestMemoryBytes ?? allocated) / Mb), UsedMB = (uint)(used / Mb) };
+        foreach (var disk in usage?.Disks ?? [])
+        {
+            // EVE's per-disk figures: size and host usage in MB; dirty once the guest has written to it.
+            metric.Disk.Add(new appDiskMetric
+            {
+                Disk = disk.Name,
+                Provisioned = disk.ProvisionedBytes / Mb,
+                Used = disk.UsedBytes / Mb,
+                DiskType = disk.Format,
+                Dirty = disk.WrittenBytes > 0,
+            });
+        }
+
         return metric;
     }
 

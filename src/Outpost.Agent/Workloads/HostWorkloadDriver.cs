@@ -28,6 +28,8 @@ public sealed class HostWorkloadDriver(IWorkloadDriver? containers, string? cont
 
     public Task StopAsync(string id, TimeSpan grace, CancellationToken cancellationToken) => For(id).StopAsync(id, grace, cancellationToken);
 
+    public Task RestartAsync(string id, TimeSpan grace, CancellationToken cancellationToken) => For(id).RestartAsync(id, grace, cancellationToken);
+
     public Task DeleteAsync(string id, CancellationToken cancellationToken) => For(id).DeleteAsync(id, cancellationToken);
 
     public Task<WorkloadStatus> GetStatusAsync(string id, CancellationToken cancellationToken) =>

@@ -20,6 +20,12 @@ public interface IWorkloadDriver
     /// <summary>Asks the workload to end (SIGTERM) and forces it (SIGKILL) once <paramref name="grace"/> has passed.</summary>
     Task StopAsync(string id, TimeSpan grace, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Ends the workload as <see cref="StopAsync"/> would and runs it again; a VM may instead be reset in place when
+    /// its guest does not power off in time (a machine's reset button), which keeps its QEMU and consoles.
+    /// </summary>
+    Task RestartAsync(string id, TimeSpan grace, CancellationToken cancellationToken);
+
     /// <summary>Removes the workload and its writable state; volumes are left alone.</summary>
     Task DeleteAsync(string id, CancellationToken cancellationToken);
 

@@ -135,6 +135,11 @@ public static class QemuCommandLine
             ]);
         }
 
+        if (spec.Balloon)
+        {
+            args.AddRange(["-device", "virtio-balloon-pci"]);
+        }
+
         if (spec.NoReboot)
         {
             args.Add("-no-reboot");

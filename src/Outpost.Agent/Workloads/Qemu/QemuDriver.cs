@@ -94,6 +94,7 @@ public sealed class QemuDriver : IWorkloadDriver
                 Firmware = vm.BootMode == VmBootMode.Uefi ? PrepareUefi(spec) : null,
                 Disks = disks,
                 KernelBoot = container?.Boot ?? vm.KernelBoot,
+                Balloon = true,
                 Shares = container?.Shares ?? [],
                 ControlSocketPath = container is null ? null : paths.ControlSocket,
                 ControlPortName = ContainerVmContract.ControlPort,
@@ -236,6 +237,30 @@ public sealed class QemuDriver : IWorkloadDriver
         }
     }
 
+    /// <summary>
+    /// A VM is asked to power off (ACPI) and started again once it has; a guest that does not within the grace period
+    /// gets QMP's system_reset, the reset button, and boots again in the same QEMU. A container VM restarts its process
+    /// the way runc would: stopped, then started.
+    /// </summary>
+    public async Task RestartAsync(string id, TimeSpan grace, CancellationToken cancellationToken)
+    {
+        var paths = Paths(id);
+        var record = VmRecord.Load(paths.Record) ?? throw new WorkloadNotFoundException(id);
+        if (record.ContainerLowerDirectories is null && record.ShimPid is { } shim && WorkloadShim.IsAlive(shim, id) && record.BootId == _options.BootId)
+        {
+            await TryQmpAsync(id, paths, "system_powerdown", cancellationToken).ConfigureAwait(false);
+            if (!await WaitForExitAsync(shim, id, grace, cancellationToken).ConfigureAwait(false)
+                && await TryQmpAsync(id, paths, "system_reset", cancellationToken).ConfigureAwait(false) is not null)
+            {
+                (record with { StartedAt = DateTimeOffset.UtcNow }).Save(paths.Record);
+                return;
+            }
+        }
+
+        await StopAsync(id, grace, cancellationToken).ConfigureAwait(false);
+        await StartAsync(id, cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task DeleteAsync(string id, CancellationToken cancellationToken)
     {
         var paths = Paths(id);
@@ -317,12 +342,30 @@ public sealed class QemuDriver : IWorkloadDriver
         };
     }
 
-    public Task<WorkloadMetrics?> GetMetricsAsync(string id, CancellationToken cancellationToken)
+    public async Task<WorkloadMetrics?> GetMetricsAsync(string id, CancellationToken cancellationToken)
     {
-        var record = VmRecord.Load(Paths(id).Record);
+        var paths = Paths(id);
+        if (HostMetrics(VmRecord.Load(paths.Record), id) is not { } metrics)
+        {
+            return null;
+        }
+
+        // What only QEMU knows: the disks as the guest sees them and the balloon's size. QEMU may be ending meanwhile.
+        var block = await TryQmpAsync(id, paths, "query-block", cancellationToken).ConfigureAwait(false);
+        var stats = await TryQmpAsync(id, paths, "query-blockstats", cancellationToken).ConfigureAwait(false);
+        var balloon = await TryQmpAsync(id, paths, "query-balloon", cancellationToken).ConfigureAwait(false);
+        return metrics with
+        {
+            Disks = QmpMetrics.Disks(block, stats),
+            GuestMemoryBytes = QmpMetrics.BalloonBytes(balloon),
+        };
+    }
+
+    private WorkloadMetrics? HostMetrics(VmRecord? record, string id)
+    {
         if (record?.QemuPid is not { } pid || !UnixProcess.IsRunning(pid, id))
         {
-            return Task.FromResult<WorkloadMetrics?>(null);
+            return null;
         }
 
         try
@@ -333,12 +376,12 @@ public sealed class QemuDriver : IWorkloadDriver
             var ticks = ulong.Parse(fields[11], CultureInfo.InvariantCulture) + ulong.Parse(fields[12], CultureInfo.InvariantCulture);
             var memory = CgroupMemoryUsed(record) ?? ResidentBytes(pid);
             var limit = record.MemoryLimitBytes is { } bytes && record.CgroupDirectories.Count > 0 ? (ulong?)bytes : null;
-            return Task.FromResult<WorkloadMetrics?>(new WorkloadMetrics(ticks * (1_000_000_000UL / ClockTicksPerSecond), memory, limit));
+            return new WorkloadMetrics(ticks * (1_000_000_000UL / ClockTicksPerSecond), memory, limit);
         }
         catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException)
         {
             // QEMU ended while being read.
-            return Task.FromResult<WorkloadMetrics?>(null);
+            return null;
         }
     }
 

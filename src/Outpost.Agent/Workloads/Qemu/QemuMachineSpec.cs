@@ -77,6 +77,9 @@ public sealed record QemuMachineSpec
 
     public string ControlPortName { get; init; } = "org.outpost.control";
 
+    /// <summary>A virtio balloon, through which QMP reports (and could change) the guest's current RAM.</summary>
+    public bool Balloon { get; init; }
+
     /// <summary>A guest reboot (or a kernel panic with panic=-1) ends QEMU instead of restarting the machine.</summary>
     public bool NoReboot { get; init; }
 

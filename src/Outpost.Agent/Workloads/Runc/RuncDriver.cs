@@ -137,6 +137,12 @@ public sealed partial class RuncDriver : IWorkloadDriver
     }
 
     /// <remarks>The overlay rootfs is unmounted once the container is gone: nothing stays mounted for a workload that does not run.</remarks>
+    public async Task RestartAsync(string id, TimeSpan grace, CancellationToken cancellationToken)
+    {
+        await StopAsync(id, grace, cancellationToken).ConfigureAwait(false);
+        await StartAsync(id, cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task StopAsync(string id, TimeSpan grace, CancellationToken cancellationToken)
     {
         var paths = PathsFor(id);

@@ -23,7 +23,7 @@ public sealed class QemuDriverTests(ITestOutputHelper output) : IDisposable
     private readonly List<string> _ids = [];
 
     [Fact]
-    public async Task A_vm_boots_with_its_seed_answers_on_its_console_is_adopted_stops_restarts_and_reports_a_crash()
+    public async Task A_vm_boots_with_its_seed_answers_on_its_console_reports_qmp_metrics_is_adopted_stops_starts_is_reset_and_reports_a_crash()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(10));
         var ct = cts.Token;
@@ -73,6 +73,12 @@ public sealed class QemuDriverTests(ITestOutputHelper output) : IDisposable
         Assert.NotNull(metrics);
         Assert.True(metrics.CpuNanoseconds > 0, "QEMU used no CPU time?");
         Assert.True(metrics.MemoryUsedBytes > 16 * 1024 * 1024, $"QEMU uses only {metrics.MemoryUsedBytes} bytes?");
+        // From QMP: the balloon holds the guest's RAM; the overlay is the 32 MiB disk the guest wrote to, the seed untouched.
+        Assert.Equal(256UL * 1024 * 1024, metrics.GuestMemoryBytes);
+        var disk = Assert.Single(metrics.Disks, d => d.Name == "disk0.qcow2");
+        Assert.Equal((32UL * 1024 * 1024, "qcow2"), (disk.ProvisionedBytes, disk.Format));
+        Assert.True(disk.WrittenBytes > 0 && disk.UsedBytes > 0, $"the guest's write is not counted: {disk}");
+        Assert.Equal(0UL, Assert.Single(metrics.Disks, d => d.Name == "cidata.img").WrittenBytes);
         if (CgroupV1Memory() is { } memoryRoot)
         {
             // The limit is real: the kernel holds it for QEMU's cgroup, guest RAM plus the driver's overhead.
@@ -106,6 +112,14 @@ public sealed class QemuDriverTests(ITestOutputHelper output) : IDisposable
         Assert.NotEqual(running.Pid, second.Pid);
         await WaitForConsoleAsync(adopted, id, before, TestGuest.ReadyLine, ct);
         Assert.True(File.Exists(overlay));
+
+        // Restart: the guest ignores the power button, so after the grace period it is reset in the same QEMU.
+        var beforeReset = new FileInfo(Path.Combine(_temp.Path, "state", "vms", id, "console.log")).Length;
+        await adopted.RestartAsync(id, TimeSpan.FromSeconds(2), ct);
+        var reset = await adopted.GetStatusAsync(id, ct);
+        Assert.Equal((WorkloadState.Running, second.Pid), (reset.State, reset.Pid));
+        Assert.True(reset.StartedAt > second.StartedAt, "a reset is a new start of the guest");
+        await WaitForConsoleAsync(adopted, id, beforeReset, TestGuest.ReadyLine, ct);
 
         // A crash of QEMU itself (SIGKILL) is told apart from a guest power-off.
         Process.GetProcessById(second.Pid!.Value).Kill();
