@@ -22,7 +22,8 @@ namespace Outpost.Agent.Content;
 /// itself never waits for a download. Blobs already present are skipped and a cut blob continues from its
 /// <c>.partial</c> file, so an agent killed mid-pull resumes on the next start. Failures (a full disk among them) are
 /// reported as ERROR and retried with backoff. Trees that left the config are untagged and their blobs collected once
-/// no download is in flight.
+/// no download is in flight. A RAW, QCOW2 or ISO tree on an HTTP(S) datastore is one file instead, checked against
+/// the tree's sha256 and stored as a disk artifact of one layer, so volumes treat it as a disk pulled from a registry.
 /// </summary>
 public sealed partial class ContentService : ReconcilingService
 {
