@@ -272,7 +272,7 @@ public sealed partial class ContentService : ReconcilingService
             }
         });
         var temp = layout.NewTempBlobPath();
-        var (digest, bytes) = await HttpDiskDownload.SaveAsync(response, source.Url, temp, limit, progress, cancellationToken).ConfigureAwait(false);
+        var (digest, bytes) = await HttpDiskDownload.SaveAsync(response, source.Url, temp, limit, _options.StalledDownloadTimeout, progress, cancellationToken).ConfigureAwait(false);
         Update(entry, s => s with { State = ZSwState.Downloaded, ProgressPercentage = 100, SizeBytes = bytes });
 
         Update(entry, s => s with { State = ZSwState.Verifying });

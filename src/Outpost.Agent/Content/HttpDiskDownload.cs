@@ -62,9 +62,12 @@ internal static class HttpDiskDownload
     /// flushed to disk before the digest is returned; on any failure it is deleted.
     /// </summary>
     /// <exception cref="QuotaExceededException">More than <paramref name="maxBytes"/> came.</exception>
+    /// <exception cref="HttpDatastoreException">No byte came for <paramref name="stallTimeout"/>, or fewer than announced.</exception>
     public static async Task<(OciDigest Digest, long Bytes)> SaveAsync(
-        HttpResponseMessage response, Uri url, string target, long maxBytes, IProgress<long> progress, CancellationToken cancellationToken)
+        HttpResponseMessage response, Uri url, string target, long maxBytes, TimeSpan stallTimeout, IProgress<long> progress, CancellationToken cancellationToken)
     {
+        // A server that stops sending without closing would otherwise hold the tree in DOWNLOAD_STARTED for ever.
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -74,7 +77,7 @@ internal static class HttpDiskDownload
             {
                 var buffer = new byte[BufferSize];
                 int read;
-                while ((read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                while ((read = await ReadAsync(body, buffer, stall, stallTimeout).ConfigureAwait(false)) > 0)
                 {
                     bytes += read;
                     if (bytes > maxBytes)
@@ -97,11 +100,23 @@ internal static class HttpDiskDownload
 
             return (OciDigest.FromSha256(hash.GetHashAndReset()), bytes);
         }
+        catch (OperationCanceledException) when (stall.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            File.Delete(target);
+            throw new HttpDatastoreException(
+                $"The HTTP datastore sent nothing for {stallTimeout.TotalSeconds} s while sending {Redacted(url)}. Retrying; the download starts over.", response.StatusCode);
+        }
         catch
         {
             File.Delete(target);
             throw;
         }
+    }
+
+    private static async Task<int> ReadAsync(Stream body, byte[] buffer, CancellationTokenSource stall, TimeSpan stallTimeout)
+    {
+        stall.CancelAfter(stallTimeout);
+        return await body.ReadAsync(buffer, stall.Token).ConfigureAwait(false);
     }
 
     /// <summary>The URL without its query string, which may carry a signature or token.</summary>

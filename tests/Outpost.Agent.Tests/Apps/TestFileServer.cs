@@ -18,15 +18,21 @@ public sealed class TestFileServer : IAsyncDisposable
     private readonly ConcurrentQueue<string> _requests = new();
     private WebApplication? _app;
 
-    private TestFileServer(string directory) => Directory = directory;
+    private readonly bool _https;
+
+    private TestFileServer(string directory, bool https)
+    {
+        Directory = directory;
+        _https = https;
+    }
 
     /// <summary>What it serves: GET /a/b is the file a/b below this directory.</summary>
     public string Directory { get; }
 
     public int Port { get; private set; }
 
-    /// <summary>http://127.0.0.1:PORT, the datastore's fqdn.</summary>
-    public string Origin => $"http://127.0.0.1:{Port}";
+    /// <summary>http(s)://127.0.0.1:PORT, the datastore's fqdn.</summary>
+    public string Origin => $"{(_https ? "https" : "http")}://127.0.0.1:{Port}";
 
     /// <summary>When set, every request is answered with this status and no body.</summary>
     public HttpStatusCode? FailWith { get; set; }
@@ -34,12 +40,16 @@ public sealed class TestFileServer : IAsyncDisposable
     /// <summary>When true, files are sent chunked, without a Content-Length.</summary>
     public bool Chunked { get; set; }
 
+    /// <summary>When set, a file's first this many bytes are sent, then nothing until the client gives up.</summary>
+    public int? StallAfterBytes { get; set; }
+
     /// <summary>The paths requested so far, in order.</summary>
     public IReadOnlyList<string> Requests => _requests.ToList();
 
-    public static async Task<TestFileServer> StartAsync()
+    /// <param name="tls">Serve HTTPS with this certificate (for 127.0.0.1) instead of plain HTTP.</param>
+    public static async Task<TestFileServer> StartAsync(Fixtures.IssuedCertificate? tls = null)
     {
-        var server = new TestFileServer(System.IO.Directory.CreateTempSubdirectory("outpost-files-").FullName);
+        var server = new TestFileServer(System.IO.Directory.CreateTempSubdirectory("outpost-files-").FullName, tls is not null);
         using (var listener = new TcpListener(IPAddress.Loopback, 0))
         {
             listener.Start();
@@ -48,7 +58,13 @@ public sealed class TestFileServer : IAsyncDisposable
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, server.Port));
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, server.Port, listen =>
+        {
+            if (tls is not null)
+            {
+                listen.UseHttps(tls.WithKey());
+            }
+        }));
         var app = builder.Build();
         app.Run(server.ServeAsync);
         await app.StartAsync();
@@ -98,6 +114,23 @@ public sealed class TestFileServer : IAsyncDisposable
         }
 
         await using var content = File.OpenRead(file);
+        if (StallAfterBytes is { } stallAfter)
+        {
+            var head = new byte[stallAfter];
+            var read = await content.ReadAtLeastAsync(head, stallAfter, throwOnEndOfStream: false);
+            await context.Response.Body.WriteAsync(head.AsMemory(0, read), context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            return;
+        }
+
         await content.CopyToAsync(context.Response.Body, context.RequestAborted);
     }
 

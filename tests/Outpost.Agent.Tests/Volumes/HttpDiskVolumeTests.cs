@@ -2,7 +2,10 @@ using System.Net;
 using System.Security.Cryptography;
 using Org.Lfedge.Eve.Config;
 using Org.Lfedge.Eve.Info;
+using Outpost.Agent.Apps;
+using Outpost.Agent.Content;
 using Outpost.Agent.Tests.Apps;
+using Outpost.Agent.Tests.Fixtures;
 using Outpost.Agent.Volumes;
 using Outpost.Agent.Workloads.Qemu;
 
@@ -23,10 +26,22 @@ public sealed class HttpDiskVolumeTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _server = await TestFileServer.StartAsync();
-        _host = new AppTestHost();
         _datastore = Guid.NewGuid().ToString();
+        StartHost(AppTestHost.Options);
+    }
+
+    /// <summary>A fresh agent (state dir, bus, config with the datastore) under <paramref name="options"/>.</summary>
+    private void StartHost(AppRuntimeOptions options)
+    {
+        _host = new AppTestHost(options);
         _host.Config.Datastores.Add(new DatastoreConfig { Id = _datastore, DType = DsType.DsHttp, Fqdn = _server.Origin, Dpath = "images" });
         _host.StartAgent();
+    }
+
+    private async Task RestartHostAsync(ContentStoreOptions content)
+    {
+        await _host.DisposeAsync();
+        StartHost(AppTestHost.Options with { Content = content });
     }
 
     public async Task DisposeAsync()
@@ -60,6 +75,31 @@ public sealed class HttpDiskVolumeTests : IAsyncLifetime
         Assert.Contains(100u, _host.ContentProgress(tree));
         Assert.Equal(["/images/" + fileName], _server.Requests);
         Assert.Empty(TempFiles());
+    }
+
+    [Fact]
+    public async Task Disk_from_an_https_datastore_is_trusted_through_the_datastores_ca_and_refused_without_it()
+    {
+        var pki = new TestPki("HTTPS datastore");
+        await using var https = await TestFileServer.StartAsync(pki.Tls);
+        var served = https.Add("images/vm.qcow2", MakeDisk(Format.Qcow2));
+        var trusting = Guid.NewGuid().ToString();
+        var distrusting = Guid.NewGuid().ToString();
+        var trustingDatastore = new DatastoreConfig { Id = trusting, DType = DsType.DsHttps, Fqdn = https.Origin, Dpath = "images" };
+        trustingDatastore.DsCertPEM.Add(Google.Protobuf.ByteString.CopyFromUtf8(pki.TlsCa.CertificatePem));
+        _host.Config.Datastores.Add(trustingDatastore);
+        _host.Config.Datastores.Add(new DatastoreConfig { Id = distrusting, DType = DsType.DsHttps, Fqdn = https.Origin, Dpath = "images" });
+        var trusted = AddContentTree("vm.qcow2", Format.Qcow2, Sha256Of(served), datastore: trusting);
+        var refused = AddContentTree("vm.qcow2", Format.Qcow2, Sha256Of(served), datastore: distrusting);
+        var volume = AddVolume(trusted);
+
+        _host.Apply();
+        var created = await WaitForVolumeAsync(volume, ZSwState.CreatedVolume);
+        var failed = await WaitForContentAsync(refused, ZSwState.Error);
+
+        Assert.Equal(Sha256Of(served), Sha256Of(created.DiskPath!));
+        Assert.Contains("is not trusted", failed.Err.Description);
+        Assert.Contains("dsCertPEM", failed.Err.Description);
     }
 
     [Fact]
@@ -158,6 +198,58 @@ public sealed class HttpDiskVolumeTests : IAsyncLifetime
         Assert.Empty(TempFiles());
     }
 
+    [Fact]
+    public async Task The_agents_own_limit_caps_a_tree_without_maxsizebytes()
+    {
+        await RestartHostAsync(AppTestHost.Options.Content with { MaxContentBytes = MiB });
+        var served = _server.Add("images/big.raw", MakeDisk(Format.Raw));
+        var tree = AddContentTree("big.raw", Format.Raw, Sha256Of(served));
+
+        _host.Apply();
+        var failed = await WaitForContentAsync(tree, ZSwState.Error);
+
+        Assert.Contains($"over the limit of {MiB} bytes", failed.Err.Description);
+        Assert.Empty(TempFiles());
+    }
+
+    [Fact]
+    public async Task A_server_that_stops_sending_is_an_error_and_the_download_is_tried_again()
+    {
+        await RestartHostAsync(AppTestHost.Options.Content with { StalledDownloadTimeout = TimeSpan.FromSeconds(1) });
+        _server.StallAfterBytes = 64 * 1024;
+        var served = _server.Add("images/vm.raw", MakeDisk(Format.Raw));
+        var tree = AddContentTree("vm.raw", Format.Raw, Sha256Of(served));
+
+        _host.Apply();
+        var failed = await WaitForContentAsync(tree, ZSwState.Error);
+        Assert.Contains("sent nothing for 1 s", failed.Err.Description);
+        Assert.Contains("the download starts over", failed.Err.Description);
+        Assert.Empty(TempFiles());
+
+        _server.StallAfterBytes = null;
+        var loaded = await WaitForContentAsync(tree, ZSwState.Loaded);
+        Assert.Equal(Sha256Of(served), loaded.Sha256);
+    }
+
+    [Fact]
+    public async Task A_loaded_disk_stays_loaded_with_its_files_sha256_after_an_agent_restart_without_a_new_download()
+    {
+        var served = _server.Add("images/vm.qcow2", MakeDisk(Format.Qcow2));
+        var tree = AddContentTree("vm.qcow2", Format.Qcow2, Sha256Of(served));
+        _host.Apply();
+        await WaitForContentAsync(tree, ZSwState.Loaded);
+
+        await _host.StopAgentAsync();
+        _server.FailWith = HttpStatusCode.InternalServerError;
+        _host.StartAgent();
+        // The new agent's own bus: what it found in the store, not what the last one said.
+        await AppTestHost.WaitUntilAsync(() => _host.Bus.Topic<ContentStatus>().Get(tree)?.IsLoaded == true, $"content tree {tree} to be loaded again");
+        var again = _host.Bus.Topic<ContentStatus>().Get(tree)!.ToInfo();
+
+        Assert.Equal(Sha256Of(served), again.Sha256);
+        Assert.Single(_server.Requests);
+    }
+
     private string BlobDirectory => Path.Combine(_host.StateDir, "content", "blobs", "sha256");
 
     private IEnumerable<string> TempFiles() =>
@@ -181,13 +273,13 @@ public sealed class HttpDiskVolumeTests : IAsyncLifetime
         return path;
     }
 
-    private string AddContentTree(string url, Format format, string sha256, ulong maxSizeBytes = 0)
+    private string AddContentTree(string url, Format format, string sha256, ulong maxSizeBytes = 0, string? datastore = null)
     {
         var uuid = Guid.NewGuid().ToString();
         _host.Config.ContentInfo.Add(new ContentTree
         {
             Uuid = uuid,
-            DsIdsList = { _datastore },
+            DsIdsList = { datastore ?? _datastore },
             URL = url,
             Iformat = format,
             Sha256 = sha256,
