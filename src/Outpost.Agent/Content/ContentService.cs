@@ -5,6 +5,7 @@ using Outpost.Agent.Configuration;
 using Outpost.Agent.Hosting;
 using Outpost.Agent.Persistence;
 using Outpost.Agent.Timing;
+using Outpost.Oci.Artifacts;
 using Outpost.Oci.Content;
 using Outpost.Oci.Errors;
 using Outpost.Oci.Layout;
@@ -21,12 +22,16 @@ namespace Outpost.Agent.Content;
 /// itself never waits for a download. Blobs already present are skipped and a cut blob continues from its
 /// <c>.partial</c> file, so an agent killed mid-pull resumes on the next start. Failures (a full disk among them) are
 /// reported as ERROR and retried with backoff. Trees that left the config are untagged and their blobs collected once
-/// no download is in flight.
+/// no download is in flight. A RAW, QCOW2 or ISO tree on an HTTP(S) datastore is one file instead, checked against
+/// the tree's sha256 and stored as a disk artifact of one layer, so volumes treat it as a disk pulled from a registry.
 /// </summary>
 public sealed partial class ContentService : ReconcilingService
 {
     public const string TagPrefix = "outpost/content/";
     private const string FingerprintAnnotation = "io.outpost.content.source";
+
+    /// <summary>On a disk downloaded over HTTP: the file's SHA-256, which is what the controller knows the tree by (its tag points at the synthetic manifest).</summary>
+    private const string FileShaAnnotation = "io.outpost.content.sha256";
     private const string StorageArea = "content store";
 
     private readonly StateBus _bus;
@@ -124,7 +129,7 @@ public sealed partial class ContentService : ReconcilingService
                 {
                     State = ZSwState.Loaded,
                     ProgressPercentage = 100,
-                    Sha256 = tag.Digest.Hex,
+                    Sha256 = tag.Annotations?.GetValueOrDefault(FileShaAnnotation) ?? tag.Digest.Hex,
                     ImageName = TagPrefix + tree.Uuid,
                     Error = null,
                     SizeBytes = s.SizeBytes > 0 ? s.SizeBytes : tag.Size,
@@ -160,6 +165,23 @@ public sealed partial class ContentService : ReconcilingService
         var tree = entry.Tree;
         try
         {
+            if (HttpDiskSource.Serves(tree, datastores))
+            {
+                var disk = HttpDiskSource.Resolve(tree, datastores);
+                try
+                {
+                    await DownloadDiskAsync(entry, disk, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is HttpRequestException or HttpIOException)
+                {
+                    // The network, not the device's disk; said here because an HTTP download does not resume, a registry pull does.
+                    throw new HttpDatastoreException(
+                        $"Download of {HttpDiskDownload.Redacted(disk.Url)} failed: {e.Message}. Retrying; the download starts over.", (e as HttpRequestException)?.StatusCode, e);
+                }
+
+                return;
+            }
+
             var source = ContentSource.Resolve(tree, datastores);
             Update(entry, s => s with { State = ZSwState.ResolvingTag, Error = s.Error });
             using var http = DatastoreHttp.CreateClient(source.Datastore);
@@ -226,6 +248,66 @@ public sealed partial class ContentService : ReconcilingService
         }
     }
 
+    /// <summary>
+    /// A disk from an HTTP(S) datastore: streamed into the store and hashed on the way, compared with the tree's
+    /// sha256, then stored as a one-layer disk artifact (what `outpost image push-disk` would have pushed), so the
+    /// volume subsystem cannot tell it from a disk pulled from a registry. A download that fails keeps nothing; the
+    /// next attempt starts over (web servers need not support ranges, and the file is unverified until complete).
+    /// </summary>
+    private async Task DownloadDiskAsync(Entry entry, HttpDiskSource source, CancellationToken cancellationToken)
+    {
+        var tree = entry.Tree;
+        var limit = tree.MaxSizeBytes > 0 ? (long)Math.Min(tree.MaxSizeBytes, (ulong)_options.MaxContentBytes) : _options.MaxContentBytes;
+        var layout = await _store.GetLayoutAsync(cancellationToken).ConfigureAwait(false);
+        using var http = DatastoreHttp.CreateClient(source.Datastore);
+        using var response = await HttpDiskDownload.OpenAsync(http, source, limit, cancellationToken).ConfigureAwait(false);
+        // Without a Content-Length the controller's maxSizeBytes (the file's size, as EVE controllers set it) is the best guess.
+        var totalBytes = response.Content.Headers.ContentLength ?? (long)Math.Min(tree.MaxSizeBytes, long.MaxValue);
+        Update(entry, s => s with { State = ZSwState.DownloadStarted, ProgressPercentage = 0, Sha256 = source.Sha256.Hex, SizeBytes = totalBytes });
+        var progress = new PercentProgress(totalBytes, percent =>
+        {
+            if (percent != entry.Status.ProgressPercentage)
+            {
+                Update(entry, s => s with { ProgressPercentage = percent });
+            }
+        });
+        var temp = layout.NewTempBlobPath();
+        var (digest, bytes) = await HttpDiskDownload.SaveAsync(response, source.Url, temp, limit, _options.StalledDownloadTimeout, progress, cancellationToken).ConfigureAwait(false);
+        Update(entry, s => s with { State = ZSwState.Downloaded, ProgressPercentage = 100, SizeBytes = bytes });
+
+        Update(entry, s => s with { State = ZSwState.Verifying });
+        Descriptor manifest;
+        try
+        {
+            if (digest != source.Sha256)
+            {
+                throw new DigestMismatchException($"the disk at {HttpDiskDownload.Redacted(source.Url)} (content tree {tree.Uuid})", source.Sha256.ToString(), digest.ToString());
+            }
+
+            // Checks the disk's header too, so a file that is not what the tree says is refused here rather than by QEMU.
+            manifest = await DiskArtifact.AdoptAsync(layout, temp, digest, source.DiskFormat, HttpDiskDownload.Redacted(source.Url), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+
+        Update(entry, s => s with { State = ZSwState.Verified });
+        var annotations = new Dictionary<string, string> { [FingerprintAnnotation] = entry.Fingerprint, [FileShaAnnotation] = digest.Hex };
+        await layout.TagAsync(TagPrefix + tree.Uuid, manifest with { Annotations = annotations }, cancellationToken).ConfigureAwait(false);
+        entry.Backoff.Reset();
+        _storage.Succeeded(StorageArea);
+        Update(entry, s => s with
+        {
+            State = ZSwState.Loaded,
+            ImageName = TagPrefix + tree.Uuid,
+            Sha256 = digest.Hex,
+            SizeBytes = bytes,
+            Error = null,
+        });
+        LogLoaded(_logger, tree.Uuid, HttpDiskDownload.Redacted(source.Url), bytes);
+    }
+
     private RegistryClientOptions RegistryOptions(ContentSource source)
     {
         var credentials = new Dictionary<string, RegistryCredentials>(StringComparer.OrdinalIgnoreCase);
@@ -248,6 +330,7 @@ public sealed partial class ContentService : ReconcilingService
             $"{q.Message} (content tree {tree.Uuid} allows {q.LimitBytes} bytes; raise maxSizeBytes or use a smaller image)",
         OciException => e.Message,
         DatastoreTlsException => e.Message,
+        HttpDatastoreException => e.Message,
         HttpRequestException h => $"Registry unreachable: {h.Message}. Retrying; a partial download resumes where it stopped.",
         IOException io when StorageHealth.IsDiskFull(io) =>
             $"The device is out of disk space ({io.Message}). The download resumes where it stopped once space is freed (delete unused apps or volumes).",

@@ -25,14 +25,7 @@ public sealed record ContentSource(ImageReference Reference, DatastoreSpec Datas
                 $"Content tree {tree.Uuid} has format {tree.Format}, which is not supported; this agent takes CONTAINER images and RAW, QCOW2 or ISO disks (convert it to qcow2 with qemu-img convert).");
         }
 
-        if (tree.DatastoreIds.Count == 0)
-        {
-            throw new ContentConfigException($"Content tree {tree.Uuid} names no datastore (dsIdsList is empty).");
-        }
-
-        var datastore = tree.DatastoreIds.Select(id => datastores.GetValueOrDefault(id)).FirstOrDefault(d => d is not null)
-            ?? throw new ContentConfigException(
-                $"Unknown datastore {string.Join(", ", tree.DatastoreIds)} for content tree {tree.Uuid}: the device config has no DatastoreConfig with that id.");
+        var datastore = DatastoreOf(tree, datastores);
         if (datastore.Type != DsType.DsContainerRegistry)
         {
             throw new ContentConfigException($"Datastore {datastore.Id} is of type {datastore.Type}; container images need a DsContainerRegistry datastore.");
@@ -65,6 +58,20 @@ public sealed record ContentSource(ImageReference Reference, DatastoreSpec Datas
         {
             throw new ContentConfigException($"Content tree {tree.Uuid} does not name an image: {e.Message}");
         }
+    }
+
+    /// <summary>The first of the tree's datastores (ds_ids_list, tried in order) that the config has.</summary>
+    /// <exception cref="ContentConfigException">The tree names none the config has.</exception>
+    public static DatastoreSpec DatastoreOf(ContentTreeSpec tree, IReadOnlyDictionary<string, DatastoreSpec> datastores)
+    {
+        if (tree.DatastoreIds.Count == 0)
+        {
+            throw new ContentConfigException($"Content tree {tree.Uuid} names no datastore (dsIdsList is empty).");
+        }
+
+        return tree.DatastoreIds.Select(id => datastores.GetValueOrDefault(id)).FirstOrDefault(d => d is not null)
+            ?? throw new ContentConfigException(
+                $"Unknown datastore {string.Join(", ", tree.DatastoreIds)} for content tree {tree.Uuid}: the device config has no DatastoreConfig with that id.");
     }
 
     private static string RegistryHost(DatastoreSpec datastore)

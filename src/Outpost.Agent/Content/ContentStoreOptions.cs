@@ -18,6 +18,9 @@ public sealed record ContentStoreOptions
 
     /// <summary>Retries inside one download attempt (a cut transfer resumes from the .partial file).</summary>
     public int RegistryRetries { get; init; } = 4;
+
+    /// <summary>A download from an HTTP datastore that receives nothing for this long fails (and is retried).</summary>
+    public TimeSpan StalledDownloadTimeout { get; init; } = TimeSpan.FromMinutes(2);
 }
 
 /// <summary>The OCI platform of the machine the agent runs on.</summary>

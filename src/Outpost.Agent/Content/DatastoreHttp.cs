@@ -17,7 +17,9 @@ public sealed class DatastoreTlsException(string message, Exception inner) : Exc
 /// is spoken to over HTTPS, except a registry on a loopback address (127.0.0.1, localhost, [::1]) that does not speak
 /// TLS at all, as Docker allows for local registries: the registry client addresses loopback registries with http://,
 /// and <see cref="LoopbackTlsProbeHandler"/> first asks whether that port answers a TLS handshake. If it does, HTTPS
-/// is used with full verification; only a plain-HTTP listener is spoken to in plain HTTP.
+/// is used with full verification; only a plain-HTTP listener is spoken to in plain HTTP. An HTTP datastore (DsHttp)
+/// is fetched as its fqdn says, plain http included: its files are trusted by the content tree's sha256, not by the
+/// transport (<see cref="HttpDiskSource"/>); a DsHttps one is never fetched in the clear.
 /// </summary>
 public static class DatastoreHttp
 {

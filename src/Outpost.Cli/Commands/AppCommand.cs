@@ -96,12 +96,14 @@ internal static class AppCommand
         var username = new Option<string?>("--username") { Description = "User name (registry basic/bearer auth or HTTP)." };
         var passwordFile = new Option<string?>("--password-file") { Description = "File holding the password or token (kept out of shell history)." };
         var caFile = new Option<string?>("--datastore-ca-file") { Description = "Extra root certificate (PEM) devices trust for this datastore." };
-        command.Subcommands.Add(DeviceCommand.Admin("add", "Add or update a datastore.", [name, url, username, passwordFile, caFile], async (admin, parse, ct) =>
+        var type = new Option<string?>("--type") { Description = "http (a web server serving VM disk images) or oci (a registry); default: from the URL's scheme, which it must agree with." };
+        type.AcceptOnlyFromAmong("http", "oci");
+        command.Subcommands.Add(DeviceCommand.Admin("add", "Add or update a datastore.", [name, url, type, username, passwordFile, caFile], async (admin, parse, ct) =>
         {
             var password = parse.GetValue(passwordFile) is { } file ? (await File.ReadAllTextAsync(file, ct)).Trim() : null;
             var certificate = parse.GetValue(caFile) is { } ca ? await File.ReadAllTextAsync(ca, ct) : null;
             var view = await admin.PostAsync<DatastoreView>("api/admin/datastores",
-                new CreateDatastoreRequest(parse.GetValue(name)!, parse.GetValue(url)!, parse.GetValue(username), password, certificate), ct);
+                new CreateDatastoreRequest(parse.GetValue(name)!, parse.GetValue(url)!, parse.GetValue(username), password, certificate, parse.GetValue(type)), ct);
             Console.WriteLine($"Datastore {view.Name} ({view.Id}) saved.");
             return 0;
         }));
@@ -128,14 +130,14 @@ internal static class AppCommand
 
         private static readonly Option<string> Image = new("--image")
         {
-            Description = "OCI image reference, e.g. 127.0.0.1:5000/hello:1 or busybox; with --vm the disk artifact `outpost image push-disk` pushed.",
+            Description = "OCI image reference, e.g. 127.0.0.1:5000/hello:1 or busybox; with --vm the disk artifact `outpost image push-disk` pushed, or the http(s) URL of a disk image on an http datastore.",
             Required = true,
         };
 
         private static readonly Option<string?> Memory = new("--memory") { Description = "Memory, e.g. 256M or 1GiB (default 256M for a container, 512MiB for a VM)." };
         private static readonly Option<int?> Cpus = new("--cpus") { Description = "vCPUs (default 1)." };
         private static readonly Option<string[]> Env = new("--env") { Description = "Environment variable KEY=VALUE (repeatable; containers only)." };
-        private static readonly Option<string?> Datastore = new("--datastore") { Description = "Datastore name (default: one matching the image's registry)." };
+        private static readonly Option<string?> Datastore = new("--datastore") { Description = "Datastore name (default: one matching the image's registry, or the one whose URL starts an http(s) --image)." };
 
         private static readonly Option<string> Restart = new("--restart")
         {
@@ -151,7 +153,7 @@ internal static class AppCommand
         private static readonly Option<bool> Vm = new("--vm") { Description = "Deploy a VM: --image names a disk artifact (qcow2, raw or iso) instead of a container image." };
         private static readonly Option<string?> CpuSet = new("--cpu-set") { Description = "VM only: host CPUs it runs on, a Linux CPU list such as 0-1 or 0-3,6." };
         private static readonly Option<bool> Uefi = new("--uefi") { Description = "VM only: boot with UEFI (OVMF) instead of legacy BIOS." };
-        private static readonly Option<string?> DiskFormat = new("--disk-format") { Description = "VM only: the disk image's format, qcow2 (default), raw or iso (a read-only CD-ROM)." };
+        private static readonly Option<string?> DiskFormat = new("--disk-format") { Description = "VM only: the disk image's format, qcow2 (default; for an http(s) --image: from its extension .qcow2, .img/.raw or .iso), raw or iso (a read-only CD-ROM)." };
         private static readonly Option<string?> DiskSize = new("--disk-size") { Description = "VM only: size of its writable disk, e.g. 8GiB (default: the image's size)." };
         private static readonly Option<string?> CloudInit = new("--cloud-init") { Description = "VM only: a cloud-init user-data FILE for the guest (NoCloud seed), at most 64 KiB." };
         private static readonly Option<bool> Vnc = new("--vnc") { Description = "VM only: offer its screen over VNC through the controller's remote console." };

@@ -31,7 +31,8 @@ public sealed record AppView(
     VmSettings? Vm = null,
     string Isolation = "none");
 
-public sealed record CreateDatastoreRequest(string Name, string Url, string? Username, string? Password, string? CertificatePem);
+/// <param name="Type">http (a web server: http:// or https://) or oci (a registry: docker:// or oci://); the URL's scheme decides when not given, and must agree when given.</param>
+public sealed record CreateDatastoreRequest(string Name, string Url, string? Username, string? Password, string? CertificatePem, string? Type = null);
 
 public sealed record DatastoreView(Guid Id, string Name, string Url, string? Username, bool HasPassword);
 

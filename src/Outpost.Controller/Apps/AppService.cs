@@ -27,6 +27,11 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
             throw new AppRequestException("Give the app a --name.");
         }
 
+        if (request.Image is { } url && HttpDiskImage.IsUrl(url))
+        {
+            return await DeployHttpDiskAsync(deviceId, request, url, ct);
+        }
+
         var vm = request.Vm is { } settings ? PlanVm(request, settings) : null;
         if (string.IsNullOrWhiteSpace(request.Image))
         {
@@ -43,13 +48,46 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
             throw new AppRequestException(e.Message);
         }
 
-        var restart = ParseRestartPolicy(request.Restart);
-        var isolated = ParseIsolation(request.Isolation, vm is not null);
         var datastores = await store.ListDatastoresAsync(ct);
         var datastore = request.Datastore is { } named
             ? datastores.FirstOrDefault(d => d.Name == named) ?? throw new AppRequestException($"No datastore named '{named}'. Add it with `outpost datastore add`.")
             : datastores.FirstOrDefault(d => RegistryOf(d.Url) == reference.Registry)
               ?? new DatastoreRecord(DeterministicGuid("datastore:" + reference.Registry), reference.Registry, "docker://" + reference.Registry, null, null, null);
+        var content = new ContentTree
+        {
+            URL = reference.Repository + (reference.Tag is { } tag ? ":" + tag : "") + (reference.Digest is { } digest ? "@" + digest : ""),
+            Iformat = Format.Container,
+            Sha256 = reference.Digest?.Hex ?? "",
+            DisplayName = reference.ToString(),
+        };
+        return await AddAppAsync(deviceId, request, vm, datastore, content, ct);
+    }
+
+    /// <summary>
+    /// A VM whose disk is a file on an HTTP(S) datastore, as EVE has it: the content tree names the datastore and the
+    /// path below it, and carries the file's sha256 and size (maxSizeBytes), which the controller learns by reading
+    /// the file once; the device trusts the download only if it hashes the same.
+    /// </summary>
+    private async Task<AppView> DeployHttpDiskAsync(Guid deviceId, DeployAppRequest request, string url, CancellationToken ct)
+    {
+        if (request.Vm is not { } settings)
+        {
+            throw new AppRequestException(
+                $"{url} is a disk image on a web server, which only a VM app boots: add --vm. A container image comes from an OCI registry (--image HOST/REPO:TAG).");
+        }
+
+        var disk = HttpDiskImage.Locate(url, request.Datastore, await store.ListDatastoresAsync(ct), settings.DiskFormat);
+        var vm = PlanVm(request, settings with { DiskFormat = disk.DiskFormat });
+        var (sha256, size) = await disk.MeasureAsync(HttpDiskImage.MaxBytes, ct);
+        var content = new ContentTree { URL = disk.RelativeUrl, Sha256 = sha256, MaxSizeBytes = (ulong)size, DisplayName = url };
+        return await AddAppAsync(deviceId, request, vm, disk.Datastore, content, ct);
+    }
+
+    /// <summary>Adds the app, its root volume and the content tree <paramref name="template"/> describes (from <paramref name="datastore"/>) to the device's config.</summary>
+    private async Task<AppView> AddAppAsync(Guid deviceId, DeployAppRequest request, VmPlan? vm, DatastoreRecord datastore, ContentTree template, CancellationToken ct)
+    {
+        var restart = ParseRestartPolicy(request.Restart);
+        var isolated = ParseIsolation(request.Isolation, vm is not null);
 
         var appId = Guid.NewGuid();
         var contentId = Guid.NewGuid();
@@ -62,16 +100,10 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
             }
 
             UpsertDatastore(config, datastore);
-            var content = new ContentTree
-            {
-                Uuid = contentId.ToString(),
-                DsId = datastore.Id.ToString(),
-                DsIdsList = { datastore.Id.ToString() },
-                URL = reference.Repository + (reference.Tag is { } tag ? ":" + tag : "") + (reference.Digest is { } digest ? "@" + digest : ""),
-                Iformat = Format.Container,
-                Sha256 = reference.Digest?.Hex ?? "",
-                DisplayName = reference.ToString(),
-            };
+            var content = template.Clone();
+            content.Uuid = contentId.ToString();
+            content.DsId = datastore.Id.ToString();
+            content.DsIdsList.Add(datastore.Id.ToString());
             var volume = new Volume
             {
                 Uuid = volumeId.ToString(),
@@ -218,6 +250,16 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
         if (!Uri.TryCreate(request.Url, UriKind.Absolute, out var url) || url.Scheme is not ("docker" or "oci" or "http" or "https"))
         {
             throw new AppRequestException($"Datastore URL '{request.Url}' must be docker://HOST[:PORT] (OCI registry) or http(s)://HOST[:PORT]/PATH.");
+        }
+
+        // The type is not stored: the scheme says it (UpsertDatastore), so a given type can only confirm it.
+        var schemeType = url.Scheme is "http" or "https" ? "http" : "oci";
+        if (request.Type is { } type && !string.Equals(type.Trim(), schemeType, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new AppRequestException(type.Trim().ToLowerInvariant() is "http" or "oci"
+                ? $"Datastore type '{type}' contradicts its URL {request.Url}, which is {(schemeType == "http" ? "a web server (http)" : "an OCI registry (oci)")}: "
+                  + "an http datastore has an http:// or https:// URL, an oci one docker://HOST[:PORT]. Fix --type or --url."
+                : $"Unknown datastore type '{type}'; use http (a web server) or oci (an OCI registry).");
         }
 
         var existing = (await store.ListDatastoresAsync(ct)).FirstOrDefault(d => d.Name == request.Name);

@@ -119,22 +119,63 @@ public static class DiskArtifact
             throw new UnsupportedContentException($"Disk image {diskPath} does not exist; give the path of a {format} file.");
         }
 
-        await CheckHeaderAsync(diskPath, format.ToLowerInvariant(), cancellationToken).ConfigureAwait(false);
+        await CheckHeaderAsync(diskPath, diskPath, format.ToLowerInvariant(), cancellationToken).ConfigureAwait(false);
         var blob = await StoreBlobAsync(layout, diskPath, mediaType, cancellationToken).ConfigureAwait(false);
+        var descriptor = await WriteManifestAsync(layout, blob, Path.GetFileName(diskPath), cancellationToken).ConfigureAwait(false);
+        await layout.TagAsync(tag, descriptor, cancellationToken).ConfigureAwait(false);
+        return descriptor;
+    }
+
+    /// <summary>
+    /// Makes a disk file the caller has just written into <paramref name="layout"/> (at a
+    /// <see cref="OciLayout.NewTempBlobPath"/>) and hashed while writing it an ECI artifact, as <see cref="WriteAsync"/>
+    /// would, without reading the disk a second time: the header is checked, the file is renamed to its blob (or
+    /// dropped when that blob is already there) and the manifest is written. Returns the manifest's descriptor,
+    /// untagged: the caller names it. A file that is refused is deleted, so nothing of it stays in the store.
+    /// </summary>
+    /// <param name="layout">The layout the file was written into.</param>
+    /// <param name="downloadedPath">The disk file, on the layout's filesystem.</param>
+    /// <param name="digest">Its SHA-256, as the caller computed it while writing the file.</param>
+    /// <param name="format"><c>raw</c>, <c>qcow2</c> or <c>iso</c>.</param>
+    /// <param name="title">Where it came from (a file name or URL): the layer's title, and what errors call it.</param>
+    /// <param name="cancellationToken">Stops the header check.</param>
+    /// <exception cref="UnsupportedContentException">Unknown format, or the file does not look like one.</exception>
+    public static async Task<Descriptor> AdoptAsync(
+        OciLayout layout, string downloadedPath, OciDigest digest, string format, string title, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var mediaType = LayerMediaType(format);
+            await CheckHeaderAsync(downloadedPath, title, format.ToLowerInvariant(), cancellationToken).ConfigureAwait(false);
+            var blob = new Descriptor { MediaType = mediaType, Digest = digest, Size = new FileInfo(downloadedPath).Length };
+            if (!layout.HasBlob(digest))
+            {
+                File.Move(downloadedPath, layout.GetBlobPath(digest));
+            }
+
+            return await WriteManifestAsync(layout, blob, title, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(downloadedPath);
+        }
+    }
+
+    /// <summary>The <c>{}</c> config and the one-layer manifest around a disk blob already in the layout.</summary>
+    private static async Task<Descriptor> WriteManifestAsync(OciLayout layout, Descriptor blob, string title, CancellationToken cancellationToken)
+    {
         var layer = blob with
         {
             Annotations = new Dictionary<string, string>
             {
-                [MediaTypeAnnotation] = mediaType,
+                [MediaTypeAnnotation] = blob.MediaType,
                 [RoleAnnotation] = RootDiskRole,
-                [TitleAnnotation] = Path.GetFileName(diskPath),
+                [TitleAnnotation] = title,
             },
         };
         var config = await layout.WriteBlobAsync(ConfigMediaType, "{}"u8.ToArray(), cancellationToken).ConfigureAwait(false);
         var manifest = OciJson.Serialize(new ImageManifest { MediaType = MediaTypes.OciManifest, Config = config, Layers = [layer] });
-        var descriptor = await layout.WriteBlobAsync(MediaTypes.OciManifest, manifest, cancellationToken).ConfigureAwait(false);
-        await layout.TagAsync(tag, descriptor, cancellationToken).ConfigureAwait(false);
-        return descriptor;
+        return await layout.WriteBlobAsync(MediaTypes.OciManifest, manifest, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -254,7 +295,7 @@ public static class DiskArtifact
         }
     }
 
-    private static async Task CheckHeaderAsync(string diskPath, string format, CancellationToken cancellationToken)
+    private static async Task CheckHeaderAsync(string diskPath, string name, string format, CancellationToken cancellationToken)
     {
         var (magic, offset, what) = format switch
         {
@@ -274,7 +315,7 @@ public static class DiskArtifact
         if (read < head.Length || !head.AsSpan().SequenceEqual(magic))
         {
             throw new UnsupportedContentException(
-                $"{diskPath} is not {what}; check the format you gave (qemu-img info {diskPath} tells), or convert it with qemu-img convert -O {format}.");
+                $"{name} is not {what}; check the format you gave (qemu-img info {name} tells), or convert it with qemu-img convert -O {format}.");
         }
     }
 }

@@ -58,6 +58,12 @@ public sealed class OciLayout
 
     public bool HasBlob(OciDigest digest) => File.Exists(GetBlobPath(digest));
 
+    /// <summary>
+    /// A fresh temp file name beside the blobs, for content whose digest is known only once it is written (a rename
+    /// then puts it in place); the garbage collector deletes it if it is left behind.
+    /// </summary>
+    public string NewTempBlobPath() => AtomicFile.TempPathFor(System.IO.Path.Combine(Path, "blobs", "sha256", "download"));
+
     /// <summary>Opens a blob for reading; throws <see cref="FileNotFoundException"/> when absent.</summary>
     public Stream OpenBlob(OciDigest digest) =>
         new FileStream(GetBlobPath(digest), FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true);

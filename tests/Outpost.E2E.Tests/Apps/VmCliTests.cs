@@ -1,7 +1,14 @@
 using System.Net;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Outpost.Cli.Commands;
 using Outpost.Controller;
 using Outpost.Controller.Apps;
@@ -135,6 +142,51 @@ public sealed class VmCliTests : IDisposable
         Assert.Equal(new VmSettings(768, 2, null, "uefi", "qcow2", 4L << 30, null, false, null), vm);
         Assert.NotEqual(0, refused.ExitCode);
         Assert.Contains("--cpus between 1 and 64", refused.Error);
+    }
+
+    [Fact]
+    public async Task Datastore_add_takes_a_type_that_agrees_with_the_url_and_deploy_accepts_an_https_disk_url()
+    {
+        // A web server with its own CA (the datastore's), serving one disk.
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var caFile = Path.Combine(_root, "web-ca.pem");
+        await File.WriteAllTextAsync(caFile, certificate.ExportCertificatePem());
+        var disk = RandomNumberGenerator.GetBytes(1 << 20);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(certificate)));
+        await using var web = builder.Build();
+        web.MapGet("/images/vm.qcow2", () => Results.Bytes(disk, "application/octet-stream"));
+        await web.StartAsync();
+        var origin = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single().Replace("[::]", "127.0.0.1");
+        await using var controller = await ControllerHost.StartAsync(
+            new ControllerOptions(Path.Combine(_root, "controller"), new IPEndPoint(IPAddress.Loopback, 0)), configureLogging: null, Ct);
+        var deviceId = Guid.NewGuid();
+        await controller.Services.GetRequiredService<IControllerStore>().AddDeviceAsync(
+            new DeviceRecord(deviceId, "HTTP-CLI", "", "", Guid.NewGuid().ToString("N"), "", DateTimeOffset.UtcNow, null, false, null),
+            controller.Services.GetRequiredService<DeviceConfigService>().CreateDefault(deviceId), Ct);
+        string[] admin = ["--controller", controller.BaseAddress.ToString(), "--token-file", controller.AdminTokenPath,
+            "--ca-file", Path.Combine(controller.Options.PkiDirectory, "root-certificate.pem")];
+
+        var contradicting = await OutpostBinary.RunAsync(_root, ["datastore", "add", "--name", "web", "--url", origin + "/images", "--type", "oci", .. admin]);
+        var added = await OutpostBinary.RunAsync(_root, ["datastore", "add", "--name", "web", "--url", origin + "/images", "--type", "http",
+            "--datastore-ca-file", caFile, .. admin]);
+        var deployed = await OutpostBinary.RunAsync(_root, ["app", "deploy", "--device", "HTTP-CLI", "--name", "vm", "--image", origin + "/images/vm.qcow2", "--vm", .. admin]);
+
+        Assert.NotEqual(0, contradicting.ExitCode);
+        Assert.Contains("Datastore type 'oci' contradicts its URL", contradicting.Error);
+        Assert.True(added.ExitCode == 0, added.Output + added.Error);
+        Assert.True(deployed.ExitCode == 0, deployed.Output + deployed.Error);
+        var config = await controller.Services.GetRequiredService<DeviceConfigService>().GetAsync(deviceId, Ct);
+        var content = Assert.Single(config!.ContentInfo);
+        Assert.Equal("vm.qcow2", content.URL);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(disk)), content.Sha256);
+        Assert.Equal(Org.Lfedge.Eve.Config.DsType.DsHttps, Assert.Single(config.Datastores).DType);
     }
 
     [Fact]

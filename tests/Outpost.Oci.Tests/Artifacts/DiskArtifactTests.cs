@@ -152,6 +152,45 @@ public sealed class DiskArtifactTests(RegistryFixture registry) : IClassFixture<
         Assert.Empty((await layout.ReadIndexAsync()).Manifests);
     }
 
+    [Fact]
+    public async Task AdoptAsync_makes_a_written_file_the_same_artifact_WriteAsync_makes_and_exports_it()
+    {
+        var disk = _temp.Sub("vm.raw");
+        await File.WriteAllBytesAsync(disk, RandomNumberGenerator.GetBytes(64 * 1024));
+        var written = await OciLayout.CreateAsync(_temp.Sub("written"));
+        var expected = await DiskArtifact.WriteAsync(written, disk, "raw", "disk");
+        var adopting = await OciLayout.CreateAsync(_temp.Sub("adopting"));
+        var temp = adopting.NewTempBlobPath();
+        File.Copy(disk, temp);
+        var digest = OciDigest.Compute(await File.ReadAllBytesAsync(disk));
+
+        var adopted = await DiskArtifact.AdoptAsync(adopting, temp, digest, "raw", "vm.raw");
+        await adopting.TagAsync("disk", adopted);
+        var exported = await DiskArtifact.ExportAsync(adopting, "disk", _temp.Sub("out.raw"), maxBytes: 0);
+
+        Assert.Equal(expected, adopted);
+        Assert.False(File.Exists(temp), "the written file became the blob");
+        Assert.True(adopting.HasBlob(digest));
+        Assert.Equal("raw", exported.Format);
+        Assert.Equal(await File.ReadAllBytesAsync(disk), await File.ReadAllBytesAsync(exported.Path));
+    }
+
+    [Fact]
+    public async Task AdoptAsync_refuses_a_file_that_is_not_the_format_given_naming_its_title_and_deletes_it()
+    {
+        var layout = await OciLayout.CreateAsync(_temp.Sub("layout"));
+        var temp = layout.NewTempBlobPath();
+        var bytes = new byte[64 * 1024];
+        await File.WriteAllBytesAsync(temp, bytes);
+        var digest = OciDigest.Compute(bytes);
+
+        var e = await Assert.ThrowsAsync<UnsupportedContentException>(() => DiskArtifact.AdoptAsync(layout, temp, digest, "qcow2", "http://host/vm.qcow2"));
+
+        Assert.Contains("http://host/vm.qcow2 is not a qcow2 image", e.Message);
+        Assert.False(File.Exists(temp));
+        Assert.False(layout.HasBlob(digest));
+    }
+
     private static Descriptor Layer(string mediaType, string content) => Descriptor.For(mediaType, System.Text.Encoding.UTF8.GetBytes(content));
 
     private static ImageManifest Manifest(params Descriptor[] layers) =>
