@@ -89,7 +89,15 @@ public sealed class VmAppTests(VmCluster cluster) : IClassFixture<VmCluster>
         // The image's own loop, printed inside the guest on its serial console, arrives as the app's log.
         await cluster.WaitForLogAsync(name, lines => lines.Any(l => l.EndsWith($"{TestImages.Greeting} 2", StringComparison.Ordinal)), "the container's greetings from inside its VM");
         var app = (await cluster.AppAsync(name))!;
-        Assert.True(Directory.Exists(Path.Combine(cluster.StateDir, "vms", app.Id.ToString())), "the app runs under the QEMU driver, not runc");
+        var vmDirectory = Path.Combine(cluster.StateDir, "vms", app.Id.ToString());
+        Assert.True(Directory.Exists(vmDirectory), "the app runs under the QEMU driver, not runc");
+
+        // QEMU itself crashes: the device reports it and, by the default policy (always), boots the container again.
+        var qemu = JsonDocument.Parse(await File.ReadAllBytesAsync(Path.Combine(vmDirectory, "vm.json"))).RootElement.GetProperty("QemuPid").GetInt32();
+        System.Diagnostics.Process.GetProcessById(qemu).Kill();
+        await cluster.WaitForLogAsync(name, lines => lines.Count(l => l.EndsWith($"{TestImages.Greeting} 1", StringComparison.Ordinal)) >= 2,
+            "the container's greetings to start over after QEMU was killed");
+        await cluster.WaitForStateAsync(name, "RUNNING");
 
         await cluster.CliOkAsync("app", "stop", name, "--device", Serial);
         await cluster.WaitForStateAsync(name, "HALTED");
@@ -97,6 +105,31 @@ public sealed class VmAppTests(VmCluster cluster) : IClassFixture<VmCluster>
         await cluster.CliOkAsync("app", "delete", name, "--device", Serial);
         await Eventually.TrueAsync(() => Task.FromResult(!Directory.Exists(Path.Combine(cluster.StateDir, "vms", app.Id.ToString()))),
             AppCluster.Patience, "the container VM's folder to be removed");
+    }
+
+    [Fact]
+    public async Task A_vm_asking_for_more_memory_than_the_device_has_is_an_error_with_the_reason_and_a_running_app_is_untouched()
+    {
+        var reference = $"{cluster.Registry.Host}/e2e/hello-beside-vm:1";
+        await TestImages.HelloAsync(cluster.ImagesLayout, "hello-beside-vm");
+        await cluster.PushAsync("hello-beside-vm", reference);
+        await cluster.CliOkAsync("app", "deploy", "--device", Serial, "--name", "beside", "--image", reference);
+        await cluster.WaitForStateAsync("beside", "RUNNING");
+        var disk = await TestGuest.BuildUefiDiskAsync(CancellationToken.None);
+        var diskReference = $"{cluster.Registry.Host}/e2e/test-guest-huge:1";
+        var pushed = await OutpostBinary.RunAsync(cluster.Root, "image", "push-disk", disk, "--format", "raw", diskReference);
+        Assert.True(pushed.ExitCode == 0, pushed.Output + pushed.Error);
+
+        await cluster.CliOkAsync("app", "deploy", "--device", Serial, "--name", "huge", "--image", diskReference, "--vm", "--uefi", "--disk-format", "raw", "--memory", "1TiB");
+
+        var refused = await cluster.WaitForStateAsync("huge", "ERROR");
+        Assert.Contains(refused.Errors, e => e.Contains("asks for 1048576 MiB of memory but this device has", StringComparison.Ordinal));
+        var greetings = (await cluster.GreetingNumbersAsync("beside")).Count;
+        await Eventually.TrueAsync(async () => (await cluster.GreetingNumbersAsync("beside")).Count > greetings + 2, AppCluster.Patience, "the other app to go on greeting");
+        Assert.Equal("RUNNING", (await cluster.AppAsync("beside"))!.State);
+        Assert.Equal(1, (await cluster.GreetingNumbersAsync("beside")).Count(n => n == 1));
+        await cluster.CliOkAsync("app", "delete", "huge", "--device", Serial);
+        await cluster.CliOkAsync("app", "delete", "beside", "--device", Serial);
     }
 
     /// <summary>
