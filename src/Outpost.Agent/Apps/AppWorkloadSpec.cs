@@ -4,6 +4,7 @@ using Outpost.Agent.Configuration;
 using Outpost.Agent.Volumes;
 using Outpost.Agent.Workloads;
 using Outpost.Agent.Workloads.Qemu;
+using Target = Org.Lfedge.Eve.Config.Target;
 
 namespace Outpost.Agent.Apps;
 
@@ -25,7 +26,15 @@ internal static class AppWorkloadSpec
         }
 
         return app.Vm.IsolateContainer
-            ? spec with { Vm = new VmWorkloadSpec([]) { Container = true, CpuSet = app.Vm.CpuSet.Length > 0 ? app.Vm.CpuSet : null } }
+            ? spec with
+            {
+                Vm = new VmWorkloadSpec([])
+                {
+                    Container = true,
+                    CpuSet = app.Vm.CpuSet.Length > 0 ? app.Vm.CpuSet : null,
+                    KernelArgs = app.Vm.KernelArgs.Length > 0 ? app.Vm.KernelArgs : null,
+                },
+            }
             : spec;
     }
 
@@ -35,7 +44,27 @@ internal static class AppWorkloadSpec
 
     private static VmWorkloadSpec Vm(AppSpec app, IReadOnlyDictionary<string, VolumeStatus> volumes, AssignedIo io)
     {
-        var disks = app.Volumes.Select(v => volumes[v.Uuid]).Select(v => v.IsDisk
+        if (app.Vm.HostKernelPath.Length > 0)
+        {
+            throw new WorkloadSpecException(
+                $"VM {app.DisplayName} names files on the device to boot ({app.Vm.HostKernelPath}); Outpost boots only what the controller sends: "
+                + "give the kernel and initrd as volumes whose target is Kernel and Initrd.");
+        }
+
+        var all = app.Volumes.Select(v => volumes[v.Uuid]).ToList();
+        var kernel = all.Where(v => v.Target == Target.Kernel).ToList();
+        var initrd = all.Where(v => v.Target is Target.Initrd or Target.RamDisk).ToList();
+        if (kernel.Count > 1 || initrd.Count > 1 || (initrd.Count == 1 && kernel.Count == 0) || kernel.Concat(initrd).Any(v => !v.IsDisk))
+        {
+            throw new WorkloadSpecException(
+                $"VM {app.DisplayName} boots directly from at most one Kernel volume and one Initrd volume, each a downloaded image file, and an initrd needs a kernel.");
+        }
+
+        // EVE's direct kernel boot: the kernel and initrd volumes are files for QEMU, not disks for the guest.
+        var boot = kernel.Count == 1
+            ? new QemuKernelBoot(kernel[0].DiskPath!, initrd.FirstOrDefault()?.DiskPath, app.Vm.KernelArgs.Length > 0 ? app.Vm.KernelArgs : null)
+            : null;
+        var disks = all.Where(v => v.Target is not (Target.Kernel or Target.Initrd or Target.RamDisk)).Select(v => v.IsDisk
             ? new VmDisk(v.DiskPath, v.DiskFormat ?? VmDiskFormat.Raw, v.MaxSizeBytes)
             // A blank volume is a directory for a container; a VM gets a blank disk of its size (1 GiB when unsized).
             : new VmDisk(null, VmDiskFormat.Qcow2, v.MaxSizeBytes > 0 ? v.MaxSizeBytes : 1L << 30)).ToList();
@@ -50,6 +79,7 @@ internal static class AppWorkloadSpec
         return new VmWorkloadSpec(disks)
         {
             BootMode = app.Vm.Uefi ? VmBootMode.Uefi : VmBootMode.Bios,
+            KernelBoot = boot,
             CloudInit = seed,
             Vnc = app.Vm.EnableVnc,
             CpuSet = app.Vm.CpuSet.Length > 0 ? app.Vm.CpuSet : null,

@@ -42,9 +42,15 @@ public sealed record VolumeSpec(
 {
     public string Key => Uuid;
 
+    /// <summary>What a VM does with it (EVE's target): a disk (the default), or the kernel or initrd it boots directly.</summary>
+    public Target Target { get; init; }
+
     internal static VolumeSpec From(Volume v) => new(
         DatastoreSpec.Canonical(v.Uuid), v.DisplayName, v.Origin?.Type ?? VolumeContentOriginType.VcotUnknown,
-        v.Origin?.DownloadContentTreeID is { Length: > 0 } ct ? DatastoreSpec.Canonical(ct) : null, v.GenerationCount, v.Maxsizebytes);
+        v.Origin?.DownloadContentTreeID is { Length: > 0 } ct ? DatastoreSpec.Canonical(ct) : null, v.GenerationCount, v.Maxsizebytes)
+    {
+        Target = v.Target,
+    };
 }
 
 /// <summary>One volume an app uses; the first is its root filesystem.</summary>
@@ -70,6 +76,12 @@ public enum RestartPolicy
 /// <param name="UserData">The app's userData as sent: base64 cloud-init user-data for a VM.</param>
 public sealed record AppVmConfig(string CpuSet, bool Uefi, bool EnableVnc, bool CloudInit, string UserData, bool RemoteConsole)
 {
+    /// <summary>EVE's extraargs: the kernel command line of a VM booted directly (a kernel volume, or a container VM's kit).</summary>
+    public string KernelArgs { get; init; } = "";
+
+    /// <summary>EVE's kernel and ramdisk: files on the device. Outpost refuses them (a controller may not pick host paths).</summary>
+    public string HostKernelPath { get; init; } = "";
+
     public static AppVmConfig Default { get; } = new("", false, false, true, "", false);
 
     /// <summary>Host hardware passed to the VM (EVE's adapters), by PhysicalIO assignment group.</summary>
@@ -91,6 +103,8 @@ public sealed record AppVmConfig(string CpuSet, bool Uefi, bool EnableVnc, bool 
     {
         Adapters = app.Adapters.Select(a => new AppAdapter(a.Type, a.Name)).ToValueList(),
         IsolateContainer = app.Fixedresources?.VirtualizationMode is VmMode.Hvm or VmMode.Fml,
+        KernelArgs = app.Fixedresources?.Extraargs ?? "",
+        HostKernelPath = string.Join(" ", new[] { app.Fixedresources?.Kernel, app.Fixedresources?.Ramdisk }.Where(p => !string.IsNullOrEmpty(p))),
     };
 }
 

@@ -94,7 +94,7 @@ public sealed partial class VolumeService : ReconcilingService
     private void Reconcile(VolumeSpec volume, IReadOnlyDictionary<string, ContentStatus> contents)
     {
         var previous = Statuses.Get(volume.Uuid);
-        var status = new VolumeStatus(volume.Uuid, volume.DisplayName, volume.GenerationCount, ZSwState.Initial, MaxSizeBytes: volume.MaxSizeBytes);
+        var status = new VolumeStatus(volume.Uuid, volume.DisplayName, volume.GenerationCount, ZSwState.Initial, MaxSizeBytes: volume.MaxSizeBytes) { Target = volume.Target };
         var directory = GenerationDirectory(_directory, volume.Uuid, volume.GenerationCount);
         // A created disk volume whose disk.json or disk went missing (damage from outside) is made again.
         if (File.Exists(Path.Combine(directory, CreatedMarker)) && Created(status, directory) is { } created)

@@ -33,6 +33,9 @@ public sealed record VolumeStatus(
 {
     public string Key => Uuid;
 
+    /// <summary>The volume's EVE target, from its spec: a disk, or a kernel or initrd a VM boots directly.</summary>
+    public Org.Lfedge.Eve.Config.Target Target { get; init; }
+
     public bool IsCreated => State == ZSwState.CreatedVolume && (RootfsPath is not null || DiskPath is not null);
 
     /// <summary>True for a created disk volume (a VM image), false for a filesystem one.</summary>

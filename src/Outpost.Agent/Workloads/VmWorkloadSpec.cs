@@ -34,6 +34,9 @@ public sealed record VmWorkloadSpec(IReadOnlyList<VmDisk> Disks)
     /// </summary>
     public bool Container { get; init; }
 
+    /// <summary>A container VM's extra kernel command line (EVE's extraargs), after the kit's own.</summary>
+    public string? KernelArgs { get; init; }
+
     /// <summary>Direct kernel boot (EVE's kernel, ramdisk and extraargs); null boots the first disk through firmware.</summary>
     public QemuKernelBoot? KernelBoot { get; init; }
 

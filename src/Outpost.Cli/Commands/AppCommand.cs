@@ -160,6 +160,9 @@ internal static class AppCommand
         private static readonly Option<string[]> Usb = new("--usb") { Description = "VM only: pass a host USB device, VENDOR:PRODUCT (lsusb) or BUS:PORT (repeatable)." };
         private static readonly Option<string[]> Serial = new("--serial") { Description = "VM only: pass a host serial port, e.g. /dev/ttyS1 (repeatable)." };
         private static readonly Option<string[]> Pci = new("--pci") { Description = "VM only: pass a host PCI device with VFIO, e.g. 0000:03:00.0 (repeatable)." };
+        private static readonly Option<string?> Kernel = new("--kernel") { Description = "VM only: boot this kernel directly, a raw disk artifact (`image push-disk VMLINUZ --format raw REF`) in the image's registry." };
+        private static readonly Option<string?> Initrd = new("--initrd") { Description = "VM only: the initrd for --kernel, pushed the same way." };
+        private static readonly Option<string?> KernelArgs = new("--kernel-args") { Description = "VM only: the kernel command line for --kernel (e.g. \"console=ttyS0 root=/dev/vda\")." };
         private static readonly Option<bool> ConsoleFlag = new("--console") { Description = "VM only: let operators open its serial console through the controller (`outpost app console`)." };
 
         private static readonly Argument<string[]> CommandArgs = new("command")
@@ -175,7 +178,7 @@ internal static class AppCommand
             Isolation.AcceptOnlyFromAmong("none", "vm");
         }
 
-        public static Symbol[] Symbols { get; } = [Name, Image, Memory, Cpus, Env, Datastore, Restart, Isolation, Vm, CpuSet, Uefi, DiskFormat, DiskSize, CloudInit, Vnc, ConsoleFlag, Usb, Serial, Pci, CommandArgs];
+        public static Symbol[] Symbols { get; } = [Name, Image, Memory, Cpus, Env, Datastore, Restart, Isolation, Vm, CpuSet, Uefi, DiskFormat, DiskSize, CloudInit, Vnc, ConsoleFlag, Usb, Serial, Pci, Kernel, Initrd, KernelArgs, CommandArgs];
 
         /// <exception cref="CliException">A flag that makes no sense as given; the controller checks the values themselves.</exception>
         public static async Task<DeployAppRequest> RequestAsync(ParseResult parse, CancellationToken ct)
@@ -186,7 +189,7 @@ internal static class AppCommand
                 parse.GetValue(Datastore), parse.GetValue(Restart));
             if (!parse.GetValue(Vm))
             {
-                var vmOnly = new Option[] { CpuSet, Uefi, DiskFormat, DiskSize, CloudInit, Vnc, ConsoleFlag, Usb, Serial, Pci }.Where(o => parse.GetResult(o) is { Implicit: false }).ToList();
+                var vmOnly = new Option[] { CpuSet, Uefi, DiskFormat, DiskSize, CloudInit, Vnc, ConsoleFlag, Usb, Serial, Pci, Kernel, Initrd, KernelArgs }.Where(o => parse.GetResult(o) is { Implicit: false }).ToList();
                 if (vmOnly.Count > 0)
                 {
                     throw new CliException($"{string.Join(", ", vmOnly.Select(o => o.Name))} only apply to a VM; add --vm (and give --image a disk artifact).");
@@ -211,10 +214,13 @@ internal static class AppCommand
                     parse.GetValue(DiskSize) is { } size ? ParseSize(size) : null,
                     parse.GetValue(CloudInit) is { } file ? await ReadCloudInitAsync(file, ct) : null,
                     parse.GetValue(Vnc),
+                    KernelArgs: parse.GetValue(KernelArgs),
                     RemoteConsole: parse.GetValue(ConsoleFlag),
                     Usb: NullIfEmpty(parse.GetValue(Usb)),
                     Serial: NullIfEmpty(parse.GetValue(Serial)),
-                    Pci: NullIfEmpty(parse.GetValue(Pci))),
+                    Pci: NullIfEmpty(parse.GetValue(Pci)),
+                    Kernel: parse.GetValue(Kernel),
+                    Initrd: parse.GetValue(Initrd)),
             };
         }
 

@@ -132,6 +132,16 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
             vm?.Apply(config, content, volume, instance);
             config.ContentInfo.Add(content);
             config.Volumes.Add(volume);
+            if (vm is { Kernel: not null })
+            {
+                if (!datastore.Url.StartsWith("docker://", StringComparison.Ordinal) && !datastore.Url.StartsWith("oci://", StringComparison.Ordinal))
+                {
+                    throw new AppRequestException("A kernel to boot directly (--kernel) comes from the image's registry; deploy the disk from a registry too.");
+                }
+
+                vm.AddBootFiles(config, instance, datastore.Id.ToString(), RegistryOf(datastore.Url));
+            }
+
             config.Apps.Add(instance);
         }, ct);
         return View(config, config.Apps.Single(a => a.Uuidandversion.Uuid == appId.ToString()), null);

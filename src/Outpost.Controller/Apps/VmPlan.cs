@@ -22,6 +22,11 @@ internal sealed record VmPlan(
     bool RemoteConsole,
     IReadOnlyList<VmAdapter> Adapters)
 {
+    /// <summary>A kernel to boot directly, a disk artifact in the image's registry; null: the firmware boots the disk.</summary>
+    public Oci.References.ImageReference? Kernel { get; init; }
+
+    public Oci.References.ImageReference? Initrd { get; init; }
+
     public const long DefaultMemoryMiB = 512;
     public const long MinMemoryMiB = 64;
     public const long MaxMemoryMiB = 1024L * 1024;
@@ -110,7 +115,75 @@ internal sealed record VmPlan(
             throw new AppRequestException($"vm.kernelArgs must be one line of at most {MaxKernelArgsLength} characters (Linux's command line limit).");
         }
 
-        return new VmPlan(memory, vcpus, cpuSet, bootMode, format, diskSize, cloudInit, settings.EnableVnc, kernelArgs, settings.RemoteConsole, VmAdapters.From(settings));
+        if (settings.Initrd is not null && settings.Kernel is null)
+        {
+            throw new AppRequestException("vm.initrd is given without vm.kernel: an initrd is only used when the device boots a kernel directly. Add --kernel REF.");
+        }
+
+        return new VmPlan(memory, vcpus, cpuSet, bootMode, format, diskSize, cloudInit, settings.EnableVnc, kernelArgs, settings.RemoteConsole, VmAdapters.From(settings))
+        {
+            Kernel = BootFile(settings.Kernel, "kernel"),
+            Initrd = BootFile(settings.Initrd, "initrd"),
+        };
+    }
+
+    /// <summary>
+    /// EVE's direct kernel boot: the kernel and initrd are volumes of their own, each from a raw content tree in the
+    /// image's datastore, with the Kernel or Initrd target; the device gives them to QEMU, not to the guest.
+    /// </summary>
+    public void AddBootFiles(EdgeDevConfig config, AppInstanceConfig app, string datastoreId, string registry)
+    {
+        foreach (var (reference, target, label) in new[] { (Kernel, Target.Kernel, "kernel"), (Initrd, Target.Initrd, "initrd") })
+        {
+            if (reference is null)
+            {
+                continue;
+            }
+
+            if (reference.Registry != registry)
+            {
+                throw new AppRequestException($"vm.{label} {reference} is in another registry than the image ({registry}); push it next to the image.");
+            }
+
+            var contentId = Guid.NewGuid().ToString();
+            var volumeId = Guid.NewGuid().ToString();
+            config.ContentInfo.Add(new ContentTree
+            {
+                Uuid = contentId,
+                DsId = datastoreId,
+                DsIdsList = { datastoreId },
+                URL = reference.Repository + (reference.Tag is { } tag ? ":" + tag : "") + (reference.Digest is { } digest ? "@" + digest : ""),
+                Iformat = Format.Raw,
+                Sha256 = reference.Digest?.Hex ?? "",
+                DisplayName = reference.ToString(),
+            });
+            config.Volumes.Add(new Volume
+            {
+                Uuid = volumeId,
+                Origin = new VolumeContentOrigin { Type = VolumeContentOriginType.VcotDownload, DownloadContentTreeID = contentId },
+                DisplayName = $"{app.Displayname}-{label}",
+                Readonly = true,
+                Target = target,
+            });
+            app.VolumeRefList.Add(new VolumeRef { Uuid = volumeId, GenerationCount = 0 });
+        }
+    }
+
+    private static Oci.References.ImageReference? BootFile(string? text, string label)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+
+        try
+        {
+            return Oci.References.ImageReference.Parse(text);
+        }
+        catch (Oci.Errors.InvalidImageReferenceException e)
+        {
+            throw new AppRequestException($"vm.{label} '{Shorten(text)}' is not an image reference: {e.Message} Push the file with `outpost image push-disk FILE --format raw REF`.");
+        }
     }
 
     /// <summary>Writes the plan into the app's content tree, root volume and instance, and its host devices into the device's I/O list.</summary>
@@ -159,7 +232,15 @@ internal sealed record VmPlan(
             app.RemoteConsole,
             Addresses(app, config, PhyIoType.PhyIoUsbdevice, "usbproduct", "usbaddr"),
             Addresses(app, config, PhyIoType.PhyIoCom, "serial"),
-            Addresses(app, config, PhyIoType.PhyIoOther, "pcilong"));
+            Addresses(app, config, PhyIoType.PhyIoOther, "pcilong"),
+            BootFileOf(config, app, Target.Kernel),
+            BootFileOf(config, app, Target.Initrd));
+    }
+
+    private static string? BootFileOf(EdgeDevConfig config, AppInstanceConfig app, Target target)
+    {
+        var volume = config.Volumes.FirstOrDefault(v => v.Target == target && app.VolumeRefList.Any(r => r.Uuid == v.Uuid));
+        return volume is null ? null : config.ContentInfo.FirstOrDefault(c => c.Uuid == volume.Origin?.DownloadContentTreeID)?.DisplayName;
     }
 
     /// <summary>The host addresses of the app's adapters of one type, as given at deploy; null when it has none.</summary>

@@ -16,6 +16,8 @@ namespace Outpost.Controller.Apps;
 /// <param name="Usb">Host USB devices passed to the VM, each VENDOR:PRODUCT in hex (0403:6001) or BUS:PORT (1:2.3).</param>
 /// <param name="Serial">Host serial ports passed to the VM, each a device path (/dev/ttyS1).</param>
 /// <param name="Pci">Host PCI devices passed to the VM with VFIO, each an address (0000:03:00.0).</param>
+/// <param name="Kernel">A kernel to boot directly (EVE's Kernel-target volume): the registry reference of a raw disk artifact holding it.</param>
+/// <param name="Initrd">Its initrd, likewise (EVE's Initrd target); needs <paramref name="Kernel"/>.</param>
 /// <param name="RemoteConsole">Whether operators may open its serial console through the controller (EVE's remoteConsole; `outpost app console`).</param>
 public sealed record VmSettings(
     long? MemoryMiB = null,
@@ -30,4 +32,6 @@ public sealed record VmSettings(
     bool RemoteConsole = false,
     IReadOnlyList<string>? Usb = null,
     IReadOnlyList<string>? Serial = null,
-    IReadOnlyList<string>? Pci = null);
+    IReadOnlyList<string>? Pci = null,
+    string? Kernel = null,
+    string? Initrd = null);

@@ -164,6 +164,45 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
             "Unknown isolation 'gvisor'", "none", "vm");
 
     [Fact]
+    public async Task A_kernel_and_initrd_become_eve_kernel_and_initrd_volumes_beside_the_disk_and_go_with_the_app()
+    {
+        var device = await OnlineDeviceAsync();
+        var shown = await DeployAsync(device, "direct", new VmSettings(KernelArgs: "console=ttyS0 quiet",
+            Kernel: "127.0.0.1:5000/vm/vmlinuz:1", Initrd: "127.0.0.1:5000/vm/initrd:1"));
+
+        Assert.Equal(("127.0.0.1:5000/vm/vmlinuz:1", "127.0.0.1:5000/vm/initrd:1"), (shown.Vm!.Kernel, shown.Vm.Initrd));
+        var config = await DeviceConfigAsync(device);
+        var app = config.Apps.Single();
+        Assert.Equal("console=ttyS0 quiet", app.Fixedresources.Extraargs);
+        var volumes = app.VolumeRefList.Select(r => config.Volumes.Single(v => v.Uuid == r.Uuid)).ToList();
+        Assert.Equal([Target.TgtUnknown, Target.Kernel, Target.Initrd], volumes.Select(v => v.Target));
+        var kernel = config.ContentInfo.Single(c => c.Uuid == volumes[1].Origin.DownloadContentTreeID);
+        Assert.Equal((Format.Raw, "vm/vmlinuz:1"), (kernel.Iformat, kernel.URL));
+        Assert.True(volumes[1].Readonly && volumes[2].Readonly);
+        // The boot files share the image's datastore.
+        Assert.Equal(config.ContentInfo.Single(c => c.Uuid == volumes[0].Origin.DownloadContentTreeID).DsId, kernel.DsId);
+
+        using var admin = fixture.AdminClient();
+        using var deleted = await admin.DeleteAsync($"api/admin/devices/{device.Serial}/apps/direct");
+        Assert.True(deleted.IsSuccessStatusCode, deleted.StatusCode.ToString());
+        config = await DeviceConfigAsync(device);
+        Assert.Empty(config.Volumes);
+        Assert.Empty(config.ContentInfo);
+    }
+
+    [Fact]
+    public Task An_initrd_without_a_kernel_is_400() =>
+        AssertRefusedAsync(new VmSettings(Initrd: "127.0.0.1:5000/vm/initrd:1"), "vm.initrd is given without vm.kernel", "--kernel");
+
+    [Fact]
+    public Task A_kernel_from_another_registry_is_400() =>
+        AssertRefusedAsync(new VmSettings(Kernel: "10.9.9.9:5000/vm/vmlinuz:1"), "in another registry than the image", "push it next to the image");
+
+    [Fact]
+    public Task A_kernel_that_is_not_a_reference_is_400() =>
+        AssertRefusedAsync(new VmSettings(Kernel: "not a reference!"), "vm.kernel 'not a reference!' is not an image reference", "push-disk");
+
+    [Fact]
     public async Task The_bounds_themselves_are_accepted()
     {
         var device = await OnlineDeviceAsync();

@@ -108,6 +108,29 @@ public sealed class VmAppTests(VmCluster cluster) : IClassFixture<VmCluster>
     }
 
     [Fact]
+    public async Task A_vm_given_a_kernel_and_initrd_boots_them_directly_with_its_kernel_args()
+    {
+        const string name = "vm-direct";
+        var guest = await TestGuest.BuildAsync(CancellationToken.None);
+        var disk = await TestGuest.BuildUefiDiskAsync(CancellationToken.None);
+        var prefix = $"{cluster.Registry.Host}/e2e/direct";
+        foreach (var (file, what) in new[] { (disk, "disk"), (guest.KernelPath, "vmlinuz"), (guest.InitrdPath, "initrd") })
+        {
+            var pushed = await OutpostBinary.RunAsync(cluster.Root, "image", "push-disk", file, "--format", "raw", $"{prefix}-{what}:1");
+            Assert.True(pushed.ExitCode == 0, pushed.Output + pushed.Error);
+        }
+
+        // Legacy BIOS cannot start the disk's UEFI loader: only a direct boot of the kernel reaches the guest's init.
+        await cluster.CliOkAsync("app", "deploy", "--device", Serial, "--name", name, "--image", $"{prefix}-disk:1", "--vm", "--disk-format", "raw",
+            "--memory", "256MiB", "--kernel", $"{prefix}-vmlinuz:1", "--initrd", $"{prefix}-initrd:1", "--kernel-args", "console=ttyS0 quiet");
+        Assert.Equal($"{prefix}-vmlinuz:1", (await cluster.AppAsync(name))!.Vm!.Kernel);
+        await cluster.WaitForStateAsync(name, "RUNNING");
+        await cluster.WaitForLogAsync(name, lines => lines.Any(l => l.EndsWith(TestGuest.ReadyLine, StringComparison.Ordinal)), "the directly booted guest's ready line");
+        await cluster.CliOkAsync("app", "delete", name, "--device", Serial);
+        Assert.Null(await cluster.AppAsync(name));
+    }
+
+    [Fact]
     public async Task A_vm_asking_for_more_memory_than_the_device_has_is_an_error_with_the_reason_and_a_running_app_is_untouched()
     {
         var reference = $"{cluster.Registry.Host}/e2e/hello-beside-vm:1";

@@ -21,7 +21,8 @@ internal static class ContainerVm
 
     /// <exception cref="WorkloadRuntimeException">This device has no container VM kit.</exception>
     /// <exception cref="WorkloadSpecException">The process cannot run (no command, a relative working directory, a non-root user).</exception>
-    public static ContainerVmParts Prepare(WorkloadSpec spec, string vmDirectory, string kitDirectory)
+    /// <param name="kernelArgs">EVE's extraargs, appended to the kit's command line.</param>
+    public static ContainerVmParts Prepare(WorkloadSpec spec, string vmDirectory, string kitDirectory, string? kernelArgs = null)
     {
         var kernel = Path.Combine(kitDirectory, ContainerVmContract.KernelFile);
         var initrd = Path.Combine(kitDirectory, ContainerVmContract.InitrdFile);
@@ -52,7 +53,7 @@ internal static class ContainerVm
         Directory.CreateDirectory(launch);
         Persistence.AtomicFile.Write(Path.Combine(launch, ContainerVmContract.LaunchFile), Encoding.UTF8.GetBytes(LaunchScript(process, hostname)));
         return new ContainerVmParts(
-            new QemuKernelBoot(kernel, initrd, KernelCommandLine),
+            new QemuKernelBoot(kernel, initrd, kernelArgs is { Length: > 0 } extra ? $"{KernelCommandLine} {extra}" : KernelCommandLine),
             [new QemuShare(ContainerVmContract.RootTag, Path.GetFullPath(rootfs.Path)), new QemuShare(ContainerVmContract.LaunchTag, Path.GetFullPath(launch))]);
     }
 

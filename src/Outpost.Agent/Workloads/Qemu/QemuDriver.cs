@@ -83,7 +83,7 @@ public sealed class QemuDriver : IWorkloadDriver
         try
         {
             var disks = await PrepareDisksAsync(spec, vm, paths, cancellationToken).ConfigureAwait(false);
-            var container = vm.Container ? ContainerVm.Prepare(spec, paths.Directory, _options.ContainerVmKitDirectory) : null;
+            var container = vm.Container ? ContainerVm.Prepare(spec, paths.Directory, _options.ContainerVmKitDirectory, vm.KernelArgs) : null;
             var cpus = spec.Limits.Vcpus is { } vcpus ? (int)Math.Ceiling(vcpus) : 1;
             var machine = new QemuMachineSpec
             {
