@@ -9,7 +9,9 @@ using Outpost.Agent.Workloads.Qemu;
 // VM figures for the closing note, through the agent's own QemuDriver under real QEMU, with the test guest:
 //   1. prepare → RUNNING (QMP "running") and → the guest's ready line, for a cached base image, per accelerator;
 //   2. QEMU's memory beyond guest RAM: RSS outside the guest-RAM mapping (/proc/PID/smaps), and PSS;
-//   3. N VMs prepared from one base: bytes their overlays take on disk against N full copies.
+//   3. N VMs prepared from one base: bytes their overlays take on disk against N full copies;
+//   4. a container isolated in a VM (the container VM kit, 9p root) against the same container on runc: prepare →
+//      RUNNING → its first line of output, and the container VM's QEMU memory.
 // Usage: Outpost.Bench.Vm [vms=10] [guest-MiB=256]
 var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
 var guestMiB = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 256;
@@ -62,6 +64,52 @@ try
         await driver.DeleteAsync(id, ct);
     }
 
+    // The same busybox container on runc and isolated in a VM: what the isolation costs in start time and memory.
+    var kit = await Outpost.Image.Initramfs.ContainerVmKit.BuildAsync(Path.Combine(root, "kit"), cancellationToken: ct);
+    var image = Path.Combine(root, "image");
+    Directory.CreateDirectory(Path.Combine(image, "bin"));
+    File.Copy(TestGuest.BusyboxPath, Path.Combine(image, "bin", "busybox"));
+    File.CreateSymbolicLink(Path.Combine(image, "bin", "sh"), "busybox");
+    File.CreateSymbolicLink(Path.Combine(image, "bin", "sleep"), "busybox");
+    const string Up = "bench-container-up";
+    WorkloadSpec Container(string id, VmWorkloadSpec? vm) =>
+        new(id, "bench-box", [image], Path.Combine(root, "apps", id), new WorkloadProcess(
+            new ImageProcessConfig(ValueList<string>.Empty, new[] { "/bin/sh", "-c", $"echo {Up}; while true; do sleep 1; done" }.ToValueList(), ValueList<string>.Empty, null, null)))
+        {
+            Limits = new WorkloadLimits(128L * 1024 * 1024, 1),
+            Vm = vm,
+        };
+
+    var runc = new Outpost.Agent.Workloads.Runc.RuncDriver(new Outpost.Agent.Workloads.Runc.RuncDriverOptions(Path.Combine(root, "state-runc")));
+    var boxes = new List<(IWorkloadDriver Driver, string Name, VmWorkloadSpec? Vm)>
+    {
+        (runc, "runc", null),
+    };
+    foreach (var accelerator in accelerators)
+    {
+        boxes.Add((new QemuDriver(new QemuDriverOptions(Path.Combine(root, "state-box-" + accelerator.Accelerator), accelerator) { ContainerVmKitDirectory = kit.Directory }),
+            $"container VM ({accelerator.Accelerator})", new VmWorkloadSpec([]) { Container = true }));
+    }
+
+    TimeSpan? baseline = null;
+    foreach (var (driver, name, vm) in boxes)
+    {
+        var id = Guid.NewGuid().ToString();
+        var clock = Stopwatch.StartNew();
+        await driver.PrepareAsync(Container(id, vm), ct);
+        var prepared = clock.Elapsed;
+        await driver.StartAsync(id, ct);
+        var running = clock.Elapsed;
+        await WaitForConsoleAsync(driver, id, Up, ct);
+        var up = clock.Elapsed;
+        baseline ??= up;
+        var memory = vm is null ? "" : $", QEMU RSS {Memory((await driver.GetStatusAsync(id, ct)).Pid!.Value, 128L * 1024 * 1024).Rss / 1024} KiB for a 128 MiB guest";
+        Console.WriteLine($"{name}: prepare {prepared.TotalMilliseconds:F0} ms, → RUNNING {running.TotalMilliseconds:F0} ms, → first output {up.TotalMilliseconds:F0} ms "
+            + $"({up / baseline.Value:F1}× runc){memory}");
+        await driver.StopAsync(id, TimeSpan.FromSeconds(5), ct);
+        await driver.DeleteAsync(id, ct);
+    }
+
     // N overlays on one base: what a fleet of identical VMs costs on disk.
     var many = new QemuDriver(new QemuDriverOptions(Path.Combine(root, "state-many"), accelerators[0]));
     long overlays = 0;
@@ -99,7 +147,7 @@ static WorkloadSpec Spec(string id, string writable, TestGuestFiles guest, strin
         },
     };
 
-static async Task WaitForConsoleAsync(QemuDriver driver, string id, string text, CancellationToken ct)
+static async Task WaitForConsoleAsync(IWorkloadDriver driver, string id, string text, CancellationToken ct)
 {
     var seen = new StringBuilder();
     long offset = 0;

@@ -135,6 +135,11 @@ public static class QemuCommandLine
             ]);
         }
 
+        if (spec.RunAsUser is { } user)
+        {
+            args.AddRange(["-runas", user]);
+        }
+
         if (spec.Balloon)
         {
             args.AddRange(["-device", "virtio-balloon-pci"]);
@@ -243,6 +248,11 @@ public static class QemuCommandLine
             {
                 throw new WorkloadSpecException($"VM {spec.Name} network {nic.Id} uses a tap backend but names no tap interface.");
             }
+        }
+
+        if (spec.RunAsUser is { } runAs && (runAs.Length == 0 || !runAs.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.')))
+        {
+            throw new WorkloadSpecException($"VM {spec.Name}: '{runAs}' is not a user name QEMU can run as.");
         }
 
         foreach (var share in spec.Shares)

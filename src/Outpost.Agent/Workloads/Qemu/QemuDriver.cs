@@ -95,6 +95,7 @@ public sealed class QemuDriver : IWorkloadDriver
                 Disks = disks,
                 KernelBoot = container?.Boot ?? vm.KernelBoot,
                 Balloon = true,
+                RunAsUser = container is null ? _options.RunAsUser : null,
                 Shares = container?.Shares ?? [],
                 ControlSocketPath = container is null ? null : paths.ControlSocket,
                 ControlPortName = ContainerVmContract.ControlPort,

@@ -26,6 +26,12 @@ public sealed record QemuDriverOptions(string StateRoot, QemuAccelChoice Acceler
     /// <summary>The TCG translation cache (MiB) under TCG; QEMU's 1 GiB default would dominate a small VM's footprint.</summary>
     public int TcgTranslationCacheMiB { get; init; } = 64;
 
+    /// <summary>
+    /// The unprivileged user QEMU drops to once a VM is set up; null keeps it root. The default is "nobody" when the
+    /// host has it. Container VMs stay root: their 9p root must create files with the container's own owners.
+    /// </summary>
+    public string? RunAsUser { get; init; } = HostHasUser("nobody") ? "nobody" : null;
+
     /// <summary>The host's memory; a VM asking for more is refused before anything is created.</summary>
     public long HostMemoryBytes { get; init; } = ReadHostMemoryBytes();
 
@@ -41,6 +47,9 @@ public sealed record QemuDriverOptions(string StateRoot, QemuAccelChoice Acceler
 
     /// <summary>The host's current boot id; a VM started under another one was lost when the host restarted.</summary>
     public string BootId { get; init; } = HostBoot.ReadBootId(HostBoot.DefaultBootIdPath);
+
+    private static bool HostHasUser(string name) =>
+        File.Exists("/etc/passwd") && File.ReadLines("/etc/passwd").Any(line => line.StartsWith(name + ":", StringComparison.Ordinal));
 
     private static long ReadHostMemoryBytes()
     {

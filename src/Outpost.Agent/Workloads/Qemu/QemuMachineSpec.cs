@@ -77,6 +77,12 @@ public sealed record QemuMachineSpec
 
     public string ControlPortName { get; init; } = "org.outpost.control";
 
+    /// <summary>
+    /// The user QEMU becomes once the machine is set up (every file and socket opened, -runas): a guest that breaks out
+    /// of the emulator lands in an account that owns nothing. Null: QEMU keeps running as the agent's user.
+    /// </summary>
+    public string? RunAsUser { get; init; }
+
     /// <summary>A virtio balloon, through which QMP reports (and could change) the guest's current RAM.</summary>
     public bool Balloon { get; init; }
 

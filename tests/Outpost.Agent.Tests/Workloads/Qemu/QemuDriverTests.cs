@@ -52,6 +52,8 @@ public sealed class QemuDriverTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(WorkloadState.Running, running.State);
         Assert.NotNull(running.Pid);
         Assert.Contains(running.Warnings, w => w.Contains("TCG", StringComparison.Ordinal));
+        // Set up as root, then run as nobody: a guest escaping the emulator owns nothing.
+        Assert.Contains(File.ReadLines($"/proc/{running.Pid}/status"), l => l.StartsWith("Uid:\t65534\t65534", StringComparison.Ordinal));
 
         var console = await WaitForConsoleAsync(driver, id, 0, TestGuest.ReadyLine, ct);
         output.WriteLine($"boot to ready line: {clock.Elapsed.TotalSeconds:F1} s");
