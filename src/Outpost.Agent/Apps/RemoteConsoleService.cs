@@ -145,7 +145,7 @@ public sealed partial class RemoteConsoleService(
     /// <summary>One open tunnel: frames from the controller routed to sessions, each session a console stream from the workload driver.</summary>
     private sealed class Tunnel(RemoteConsoleService service, WebSocket socket)
     {
-        private readonly SemaphoreSlim _sending = new(1, 1);
+        private readonly TunnelSender _sender = new(socket);
         private readonly ConcurrentDictionary<Guid, Session> _sessions = new();
 
         public async Task ServeAsync(CancellationToken cancellationToken)
@@ -236,19 +236,7 @@ public sealed partial class RemoteConsoleService(
             }
         }
 
-        private async Task SendAsync(byte[] frame, CancellationToken cancellationToken)
-        {
-            await _sending.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                // Not cancellable: cancelling a WebSocket send aborts the socket, which would end every session on it.
-                await socket.SendAsync(frame, WebSocketMessageType.Binary, true, CancellationToken.None).ConfigureAwait(false);
-            }
-            finally
-            {
-                _sending.Release();
-            }
-        }
+        private Task SendAsync(byte[] frame, CancellationToken cancellationToken) => _sender.SendAsync(frame, cancellationToken);
     }
 
     private sealed class Session(Stream console, CancellationToken tunnelToken) : IDisposable

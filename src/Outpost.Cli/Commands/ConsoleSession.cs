@@ -78,7 +78,9 @@ internal static class ConsoleSession
             }
 
             await done.CancelAsync();
-            await Task.WhenAll(output, input).ContinueWith(_ => { }, TaskScheduler.Default);
+            // Only the side that ended is awaited: a read of the console's input ignores cancellation once it has
+            // started, so after the remote end closed it would wait for the next key (or forever, on an idle pipe).
+            await (closedByRemote ? output : Task.WhenAll(output, input)).ContinueWith(_ => { }, TaskScheduler.Default);
             if (closedByRemote)
             {
                 var reason = socket.CloseStatusDescription is { Length: > 0 } description ? description : "the controller closed it";

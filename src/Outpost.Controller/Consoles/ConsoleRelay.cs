@@ -140,9 +140,10 @@ internal sealed partial class ConsoleRelay(ILogger<ConsoleRelay> logger)
     /// <summary>One device's tunnel: sends are serialized; what arrives is routed to its session by id.</summary>
     private sealed class DeviceTunnel(WebSocket socket)
     {
-        // Sixteen frames of 32 KiB a session may have in flight towards a slow operator before it is ended.
-        private const int SessionBacklog = 16;
-        private readonly SemaphoreSlim _sending = new(1, 1);
+        // Frames a session may have in flight towards a slow operator before it is ended. A serial console's echo comes
+        // a few bytes per frame, so a busy 2-core controller overran 16; 128 frames are at most 4 MiB for a screen dump.
+        private const int SessionBacklog = 128;
+        private readonly TunnelSender _sender = new(socket);
         private readonly ConcurrentDictionary<Guid, Session> _sessions = new();
 
         public async Task<Session> OpenAsync(Guid appId, ConsoleKind kind, CancellationToken cancellationToken)
@@ -155,19 +156,7 @@ internal sealed partial class ConsoleRelay(ILogger<ConsoleRelay> logger)
 
         public bool Remove(Guid session) => _sessions.TryRemove(session, out _);
 
-        public async Task SendAsync(byte[] frame, CancellationToken cancellationToken)
-        {
-            await _sending.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                // Not cancellable: cancelling a WebSocket send aborts the socket, which would end every session on it.
-                await socket.SendAsync(frame, WebSocketMessageType.Binary, true, CancellationToken.None).ConfigureAwait(false);
-            }
-            finally
-            {
-                _sending.Release();
-            }
-        }
+        public Task SendAsync(byte[] frame, CancellationToken cancellationToken) => _sender.SendAsync(frame, cancellationToken);
 
         public async Task TrySendAsync(byte[] frame)
         {

@@ -68,6 +68,11 @@ public sealed class VmAppTests(VmCluster cluster) : IClassFixture<VmCluster>
         // HALTED means QEMU is gone (the guest ignores ACPI powerdown, so the agent had to quit it), not just paused.
         Assert.DoesNotContain(await RuncLeftovers.RunningAsync(cluster.StateDir), running => running.Contains(app.Id.ToString(), StringComparison.Ordinal));
 
+        // The device itself refuses a session to a console that is not up, and says why.
+        var (exitCode, errors) = await ConsoleRefusalAsync();
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"the serial console of app {Name} is not up", errors);
+
         await cluster.CliOkAsync("app", "delete", Name, "--device", Serial);
         Assert.Null(await cluster.AppAsync(Name));
         await Eventually.TrueAsync(() => Task.FromResult(!Directory.Exists(Path.Combine(cluster.StateDir, "vms", app.Id.ToString()))),
@@ -200,6 +205,37 @@ public sealed class VmAppTests(VmCluster cluster) : IClassFixture<VmCluster>
             await reading;
             Assert.Contains("Connected to the serial console of " + Name, await errors);
             return output.ToString();
+        }
+        finally
+        {
+            if (!console.HasExited)
+            {
+                console.Kill();
+            }
+        }
+    }
+
+    /// <summary>`outpost app console` with its input held open (so only the far side can end it): its exit code and stderr.</summary>
+    private async Task<(int ExitCode, string Errors)> ConsoleRefusalAsync()
+    {
+        using var console = System.Diagnostics.Process.Start(ConsoleStartInfo())!;
+        var errors = console.StandardError.ReadToEndAsync();
+        var output = console.StandardOutput.ReadToEndAsync();
+        try
+        {
+            try
+            {
+                await console.WaitForExitAsync().WaitAsync(AppCluster.Patience);
+            }
+            catch (TimeoutException)
+            {
+                console.Kill();
+                var agent = cluster.Agent.Output;
+                throw new TimeoutException($"outpost app console did not end: {await errors}\nAgent output:\n{(agent.Length > 4000 ? agent[^4000..] : agent)}");
+            }
+
+            await output;
+            return (console.ExitCode, await errors);
         }
         finally
         {
