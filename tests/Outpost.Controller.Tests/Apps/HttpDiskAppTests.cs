@@ -76,11 +76,11 @@ public sealed class HttpDiskAppTests(ControllerFixture fixture) : IClassFixture<
     {
         var datastore = await AddDatastoreAsync($"{Base}/images");
         var (sha256, size) = Serve("images/" + path);
-        var device = await OnlineDeviceAsync();
+        var device = await fixture.OnlineDeviceAsync();
 
         var view = await DeployAsync(device, "vm", $"{Base}/images/{path}", new VmSettings(DiskFormat: diskFormat));
 
-        var config = await DeviceConfigAsync(device);
+        var config = await fixture.DeviceConfigAsync(device);
         var app = config.Apps.Single(a => a.Displayname == "vm");
         var volume = config.Volumes.Single(v => v.Uuid == app.VolumeRefList.Single().Uuid);
         var content = config.ContentInfo.Single(c => c.Uuid == volume.Origin.DownloadContentTreeID);
@@ -106,11 +106,11 @@ public sealed class HttpDiskAppTests(ControllerFixture fixture) : IClassFixture<
         var named = await AddDatastoreAsync(Base);
         await AddDatastoreAsync($"{Base}/images");
         Serve("images/vm.qcow2");
-        var device = await OnlineDeviceAsync();
+        var device = await fixture.OnlineDeviceAsync();
 
         await DeployAsync(device, "vm", $"{Base}/images/vm.qcow2", new VmSettings(), named.Name);
 
-        var content = (await DeviceConfigAsync(device)).ContentInfo.Single();
+        var content = (await fixture.DeviceConfigAsync(device)).ContentInfo.Single();
         Assert.Equal([named.Id.ToString()], content.DsIdsList);
         Assert.Equal("images/vm.qcow2", content.URL);
     }
@@ -119,7 +119,7 @@ public sealed class HttpDiskAppTests(ControllerFixture fixture) : IClassFixture<
     public async Task A_url_under_no_datastore_is_400()
     {
         Serve("orphan/vm.qcow2");
-        await AssertRefusedAsync(new DeployAppRequest("vm", $"{Base}/orphan/vm.qcow2", null, null, null, null, null, Vm: new VmSettings()),
+        await fixture.AssertDeployRefusedAsync(new DeployAppRequest("vm", $"{Base}/orphan/vm.qcow2", null, null, null, null, null, Vm: new VmSettings()),
             $"No datastore's URL is a prefix of {Base}/orphan/vm.qcow2", "outpost datastore add");
     }
 
@@ -128,7 +128,7 @@ public sealed class HttpDiskAppTests(ControllerFixture fixture) : IClassFixture<
     {
         var named = await AddDatastoreAsync($"{Base}/images");
         Serve("elsewhere/vm.qcow2");
-        await AssertRefusedAsync(new DeployAppRequest("vm", $"{Base}/elsewhere/vm.qcow2", null, null, null, null, named.Name, Vm: new VmSettings()),
+        await fixture.AssertDeployRefusedAsync(new DeployAppRequest("vm", $"{Base}/elsewhere/vm.qcow2", null, null, null, null, named.Name, Vm: new VmSettings()),
             $"is not below datastore '{named.Name}'");
     }
 
@@ -137,7 +137,7 @@ public sealed class HttpDiskAppTests(ControllerFixture fixture) : IClassFixture<
     {
         var closed = $"http://127.0.0.1:{FreePort()}";
         await AddDatastoreAsync($"{closed}/images");
-        await AssertRefusedAsync(new DeployAppRequest("vm", $"{closed}/images/vm.qcow2", null, null, null, null, null, Vm: new VmSettings()),
+        await fixture.AssertDeployRefusedAsync(new DeployAppRequest("vm", $"{closed}/images/vm.qcow2", null, null, null, null, null, Vm: new VmSettings()),
             $"{closed}/images/vm.qcow2 cannot be read", "it must reach the datastore too");
     }
 
@@ -145,7 +145,7 @@ public sealed class HttpDiskAppTests(ControllerFixture fixture) : IClassFixture<
     public async Task A_url_the_server_does_not_have_is_400_with_the_status()
     {
         await AddDatastoreAsync($"{Base}/images");
-        await AssertRefusedAsync(new DeployAppRequest("vm", $"{Base}/images/missing.qcow2", null, null, null, null, null, Vm: new VmSettings()),
+        await fixture.AssertDeployRefusedAsync(new DeployAppRequest("vm", $"{Base}/images/missing.qcow2", null, null, null, null, null, Vm: new VmSettings()),
             "answered 404 Not Found", "Check the URL");
     }
 
@@ -154,7 +154,7 @@ public sealed class HttpDiskAppTests(ControllerFixture fixture) : IClassFixture<
     {
         await AddDatastoreAsync($"{Base}/images");
         Serve("images/disk.bin");
-        await AssertRefusedAsync(new DeployAppRequest("vm", $"{Base}/images/disk.bin", null, null, null, null, null, Vm: new VmSettings()),
+        await fixture.AssertDeployRefusedAsync(new DeployAppRequest("vm", $"{Base}/images/disk.bin", null, null, null, null, null, Vm: new VmSettings()),
             "cannot be told from its extension ('.bin')", "give --disk-format qcow2, raw or iso");
     }
 
@@ -163,7 +163,7 @@ public sealed class HttpDiskAppTests(ControllerFixture fixture) : IClassFixture<
     {
         await AddDatastoreAsync($"{Base}/images");
         Serve("images/vm.qcow2");
-        await AssertRefusedAsync(new DeployAppRequest("box", $"{Base}/images/vm.qcow2", 64L << 20, 1, null, null, null),
+        await fixture.AssertDeployRefusedAsync(new DeployAppRequest("box", $"{Base}/images/vm.qcow2", 64L << 20, 1, null, null, null),
             "only a VM app boots: add --vm");
     }
 
@@ -223,13 +223,6 @@ public sealed class HttpDiskAppTests(ControllerFixture fixture) : IClassFixture<
         return (await response.Content.ReadFromJsonAsync<DatastoreView>(JsonSerializerOptions.Web))!;
     }
 
-    private async Task<TestDevice> OnlineDeviceAsync()
-    {
-        var device = await fixture.NewDeviceAsync();
-        await device.OnboardAsync();
-        return device;
-    }
-
     private async Task<AppView> DeployAsync(TestDevice device, string name, string image, VmSettings vm, string? datastore = null)
     {
         using var admin = fixture.AdminClient();
@@ -237,31 +230,6 @@ public sealed class HttpDiskAppTests(ControllerFixture fixture) : IClassFixture<
             new DeployAppRequest(name, image, null, null, null, null, datastore, Vm: vm));
         Assert.True(response.StatusCode == HttpStatusCode.Created, $"deploy answered {response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
         return (await response.Content.ReadFromJsonAsync<AppView>(JsonSerializerOptions.Web))!;
-    }
-
-    private async Task<EdgeDevConfig> DeviceConfigAsync(TestDevice device)
-    {
-        var response = await device.ConfigAsync();
-        Assert.Equal(HttpStatusCode.OK, response.Status);
-        return ConfigResponse.Parser.ParseFrom(fixture.OpenSigned(response.Body).Span).Config;
-    }
-
-    /// <summary>The deploy is a 400 whose message holds every <paramref name="expected"/> part, and nothing reached the device.</summary>
-    private async Task AssertRefusedAsync(DeployAppRequest request, params string[] expected)
-    {
-        var device = await OnlineDeviceAsync();
-        using var admin = fixture.AdminClient();
-
-        using var response = await admin.PostAsJsonAsync($"api/admin/devices/{device.Serial}/apps", request);
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var error = (await response.Content.ReadFromJsonAsync<AdminError>(JsonSerializerOptions.Web))!.Error;
-        foreach (var part in expected)
-        {
-            Assert.Contains(part, error);
-        }
-
-        Assert.Empty((await DeviceConfigAsync(device)).Apps);
     }
 
     private static int FreePort()

@@ -30,11 +30,11 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
     [Fact]
     public async Task A_vm_app_reaches_the_device_as_eve_vm_config_content_tree_volume_and_user_data()
     {
-        var device = await OnlineDeviceAsync();
+        var device = await fixture.OnlineDeviceAsync();
 
         var view = await DeployAsync(device, "vm1", Full);
 
-        var config = await DeviceConfigAsync(device);
+        var config = await fixture.DeviceConfigAsync(device);
         var app = config.Apps.Single(a => a.Displayname == "vm1");
         var volume = config.Volumes.Single(v => v.Uuid == app.VolumeRefList.Single().Uuid);
         var content = config.ContentInfo.Single(c => c.Uuid == volume.Origin.DownloadContentTreeID);
@@ -62,11 +62,11 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
     [Fact]
     public async Task A_vm_without_settings_gets_the_defaults_bios_qcow2_512_MiB_one_vcpu_and_the_image_s_size()
     {
-        var device = await OnlineDeviceAsync();
+        var device = await fixture.OnlineDeviceAsync();
 
         var view = await DeployAsync(device, "plain", new VmSettings());
 
-        var app = (await DeviceConfigAsync(device)).Apps.Single(a => a.Displayname == "plain");
+        var app = (await fixture.DeviceConfigAsync(device)).Apps.Single(a => a.Displayname == "plain");
         Assert.Equal(512u * 1024, app.Fixedresources.Memory);
         Assert.Equal(1u, app.Fixedresources.Vcpus);
         Assert.Equal("", app.Fixedresources.Cpus);
@@ -79,12 +79,12 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
     [Fact]
     public async Task A_raw_disk_and_an_iso_get_their_formats_and_the_iso_s_volume_is_read_only()
     {
-        var device = await OnlineDeviceAsync();
+        var device = await fixture.OnlineDeviceAsync();
 
         await DeployAsync(device, "raw", new VmSettings(DiskFormat: "raw", DiskSizeBytes: 1L << 30));
         await DeployAsync(device, "installer", new VmSettings(DiskFormat: "ISO", BootMode: "BIOS"));
 
-        var config = await DeviceConfigAsync(device);
+        var config = await fixture.DeviceConfigAsync(device);
         (Volume Volume, ContentTree Content) Disk(string name)
         {
             var app = config.Apps.Single(a => a.Displayname == name);
@@ -104,7 +104,7 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
     [Fact]
     public async Task Get_and_list_show_a_vm_app_s_settings_and_a_container_app_has_none()
     {
-        var device = await OnlineDeviceAsync();
+        var device = await fixture.OnlineDeviceAsync();
         await DeployAsync(device, "vm", Full);
         using var admin = fixture.AdminClient();
         using var container = await admin.PostAsJsonAsync($"api/admin/devices/{device.Serial}/apps",
@@ -121,7 +121,7 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
         Assert.Equal("none", listed!.Single(a => a.Name == "box").Isolation);
         Assert.Equal("none", shown.Isolation);
         // A container is exactly what it was before VM apps existed.
-        var config = await DeviceConfigAsync(device);
+        var config = await fixture.DeviceConfigAsync(device);
         var box = config.Apps.Single(a => a.Displayname == "box");
         Assert.Equal(VmMode.Nohyper, box.Fixedresources.VirtualizationMode);
         Assert.Equal(64u * 1024, box.Fixedresources.Memory);
@@ -136,14 +136,14 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
     [Fact]
     public async Task A_container_deployed_with_vm_isolation_reaches_the_device_as_hvm_with_its_container_image_and_shows_it()
     {
-        var device = await OnlineDeviceAsync();
+        var device = await fixture.OnlineDeviceAsync();
         using var admin = fixture.AdminClient();
         using var response = await admin.PostAsJsonAsync($"api/admin/devices/{device.Serial}/apps",
             new DeployAppRequest("boxed", "127.0.0.1:5000/busybox:1", 64L << 20, 1, null, null, null, Isolation: "vm"));
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         Assert.Equal("vm", (await response.Content.ReadFromJsonAsync<AppView>(JsonSerializerOptions.Web))!.Isolation);
 
-        var config = await DeviceConfigAsync(device);
+        var config = await fixture.DeviceConfigAsync(device);
         var app = config.Apps.Single(a => a.Displayname == "boxed");
         // EVE's VM isolation of an OCI app: HVM with a container content tree (a VM app has a disk image instead).
         Assert.Equal(VmMode.Hvm, app.Fixedresources.VirtualizationMode);
@@ -155,23 +155,23 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
 
     [Fact]
     public Task Vm_isolation_of_a_vm_app_is_400() =>
-        AssertRefusedAsync(new DeployAppRequest("vm", DiskImage, null, null, null, null, null, Vm: new VmSettings(), Isolation: "vm"),
+        fixture.AssertDeployRefusedAsync(new DeployAppRequest("vm", DiskImage, null, null, null, null, null, Vm: new VmSettings(), Isolation: "vm"),
             "--isolation vm applies to a container image");
 
     [Fact]
     public Task An_unknown_isolation_is_400() =>
-        AssertRefusedAsync(new DeployAppRequest("box", "127.0.0.1:5000/busybox:1", 64L << 20, 1, null, null, null, Isolation: "gvisor"),
+        fixture.AssertDeployRefusedAsync(new DeployAppRequest("box", "127.0.0.1:5000/busybox:1", 64L << 20, 1, null, null, null, Isolation: "gvisor"),
             "Unknown isolation 'gvisor'", "none", "vm");
 
     [Fact]
     public async Task A_kernel_and_initrd_become_eve_kernel_and_initrd_volumes_beside_the_disk_and_go_with_the_app()
     {
-        var device = await OnlineDeviceAsync();
+        var device = await fixture.OnlineDeviceAsync();
         var shown = await DeployAsync(device, "direct", new VmSettings(KernelArgs: "console=ttyS0 quiet",
             Kernel: "127.0.0.1:5000/vm/vmlinuz:1", Initrd: "127.0.0.1:5000/vm/initrd:1"));
 
         Assert.Equal(("127.0.0.1:5000/vm/vmlinuz:1", "127.0.0.1:5000/vm/initrd:1"), (shown.Vm!.Kernel, shown.Vm.Initrd));
-        var config = await DeviceConfigAsync(device);
+        var config = await fixture.DeviceConfigAsync(device);
         var app = config.Apps.Single();
         Assert.Equal("console=ttyS0 quiet", app.Fixedresources.Extraargs);
         var volumes = app.VolumeRefList.Select(r => config.Volumes.Single(v => v.Uuid == r.Uuid)).ToList();
@@ -185,7 +185,7 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
         using var admin = fixture.AdminClient();
         using var deleted = await admin.DeleteAsync($"api/admin/devices/{device.Serial}/apps/direct");
         Assert.True(deleted.IsSuccessStatusCode, deleted.StatusCode.ToString());
-        config = await DeviceConfigAsync(device);
+        config = await fixture.DeviceConfigAsync(device);
         Assert.Empty(config.Volumes);
         Assert.Empty(config.ContentInfo);
     }
@@ -205,13 +205,13 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
     [Fact]
     public async Task The_bounds_themselves_are_accepted()
     {
-        var device = await OnlineDeviceAsync();
+        var device = await fixture.OnlineDeviceAsync();
 
         await DeployAsync(device, "small", new VmSettings(MemoryMiB: 64, Vcpus: 1, CpuSet: "1023", DiskSizeBytes: 16L << 40,
             CloudInit: new string('x', VmPlan.MaxCloudInitBytes)));
         await DeployAsync(device, "large", new VmSettings(MemoryMiB: 1024 * 1024, Vcpus: 64, CpuSet: "0-3,6,8-8", DiskFormat: "iso", DiskSizeBytes: 0));
 
-        var config = await DeviceConfigAsync(device);
+        var config = await fixture.DeviceConfigAsync(device);
         Assert.Equal(1024u * 1024 * 1024, config.Apps.Single(a => a.Displayname == "large").Fixedresources.Memory);
         Assert.Equal(64u * 1024, config.Apps.Single(a => a.Displayname == "small").Fixedresources.Memory);
     }
@@ -272,17 +272,17 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
 
     [Fact]
     public Task Vm_settings_without_an_image_are_400() =>
-        AssertRefusedAsync(new DeployAppRequest("vm", "", null, null, null, null, null, Vm: new VmSettings()),
+        fixture.AssertDeployRefusedAsync(new DeployAppRequest("vm", "", null, null, null, null, null, Vm: new VmSettings()),
             "A VM app boots from a disk image: give --image", "outpost image push-disk");
 
     [Fact]
     public Task Container_memory_and_cpus_beside_vm_settings_are_400() =>
-        AssertRefusedAsync(new DeployAppRequest("vm", DiskImage, 256L << 20, 2, null, null, null, Vm: new VmSettings()),
+        fixture.AssertDeployRefusedAsync(new DeployAppRequest("vm", DiskImage, 256L << 20, 2, null, null, null, Vm: new VmSettings()),
             "vm.memoryMiB and vm.vcpus; leave memoryBytes and cpus out");
 
     [Fact]
     public Task A_container_environment_beside_vm_settings_is_400() =>
-        AssertRefusedAsync(new DeployAppRequest("vm", DiskImage, null, null, new Dictionary<string, string> { ["A"] = "1" }, null, null, Vm: new VmSettings()),
+        fixture.AssertDeployRefusedAsync(new DeployAppRequest("vm", DiskImage, null, null, new Dictionary<string, string> { ["A"] = "1" }, null, null, Vm: new VmSettings()),
             "no container environment or command", "vm.cloudInit");
 
     [Fact]
@@ -292,7 +292,7 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
     [Fact]
     public async Task The_vm_object_is_camel_case_json_with_strings_for_modes()
     {
-        var device = await OnlineDeviceAsync();
+        var device = await fixture.OnlineDeviceAsync();
         using var admin = fixture.AdminClient();
         const string body = """
             {"name": "json", "image": "127.0.0.1:5000/vm/debian:12",
@@ -320,12 +320,12 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
     [Fact]
     public async Task Host_devices_become_eve_physical_io_and_adapters_go_to_one_app_at_a_time_and_are_released_on_delete()
     {
-        var device = await OnlineDeviceAsync();
+        var device = await fixture.OnlineDeviceAsync();
         var settings = new VmSettings(Usb: ["0403:6001", "1:2.3"], Serial: ["/dev/ttyS1"], Pci: ["0000:03:00.0"]);
 
         var view = await DeployAsync(device, "io-vm", settings);
 
-        var config = await DeviceConfigAsync(device);
+        var config = await fixture.DeviceConfigAsync(device);
         var app = config.Apps.Single(a => a.Displayname == "io-vm");
         Assert.Equal(["usb-0403-6001", "usb-1-2.3", "serial-ttyS1", "pci-0000-03-00.0"], app.Adapters.Select(a => a.Name));
         var serial = config.DeviceIoList.Single(io => io.Assigngrp == "serial-ttyS1");
@@ -350,7 +350,7 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
             Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
         }
 
-        Assert.Empty((await DeviceConfigAsync(device)).DeviceIoList);
+        Assert.Empty((await fixture.DeviceConfigAsync(device)).DeviceIoList);
         await DeployAsync(device, "second", new VmSettings(Serial: ["/dev/ttyS1"]));
     }
 
@@ -370,13 +370,6 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
             _ => new VmSettings(Pci: [value]),
         }, reason);
 
-    private async Task<TestDevice> OnlineDeviceAsync()
-    {
-        var device = await fixture.NewDeviceAsync();
-        await device.OnboardAsync();
-        return device;
-    }
-
     private async Task<AppView> DeployAsync(TestDevice device, string name, VmSettings vm)
     {
         using var admin = fixture.AdminClient();
@@ -386,31 +379,7 @@ public sealed class VmAppTests(ControllerFixture fixture) : IClassFixture<Contro
         return (await response.Content.ReadFromJsonAsync<AppView>(JsonSerializerOptions.Web))!;
     }
 
-    private async Task<EdgeDevConfig> DeviceConfigAsync(TestDevice device)
-    {
-        var response = await device.ConfigAsync();
-        Assert.Equal(HttpStatusCode.OK, response.Status);
-        return ConfigResponse.Parser.ParseFrom(fixture.OpenSigned(response.Body).Span).Config;
-    }
-
     private Task AssertRefusedAsync(VmSettings vm, params string[] expected) =>
-        AssertRefusedAsync(new DeployAppRequest("vm", DiskImage, null, null, null, null, null, Vm: vm), expected);
+        fixture.AssertDeployRefusedAsync(new DeployAppRequest("vm", DiskImage, null, null, null, null, null, Vm: vm), expected);
 
-    /// <summary>The deploy is a 400 whose message holds every <paramref name="expected"/> part, and nothing reached the device.</summary>
-    private async Task AssertRefusedAsync(DeployAppRequest request, params string[] expected)
-    {
-        var device = await OnlineDeviceAsync();
-        using var admin = fixture.AdminClient();
-
-        using var response = await admin.PostAsJsonAsync($"api/admin/devices/{device.Serial}/apps", request);
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var error = (await response.Content.ReadFromJsonAsync<AdminError>(JsonSerializerOptions.Web))!.Error;
-        foreach (var part in expected)
-        {
-            Assert.Contains(part, error);
-        }
-
-        Assert.Empty((await DeviceConfigAsync(device)).Apps);
-    }
 }
