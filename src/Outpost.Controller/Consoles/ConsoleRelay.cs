@@ -71,6 +71,7 @@ internal sealed partial class ConsoleRelay(ILogger<ConsoleRelay> logger)
         {
             await foreach (var output in session.FromDevice.ReadAllAsync(done.Token).ConfigureAwait(false))
             {
+                session.Dequeued(output.Length);
                 fromDevice += output.Length;
                 await operatorSocket.SendAsync(output, WebSocketMessageType.Binary, true, done.Token).ConfigureAwait(false);
             }
@@ -140,15 +141,15 @@ internal sealed partial class ConsoleRelay(ILogger<ConsoleRelay> logger)
     /// <summary>One device's tunnel: sends are serialized; what arrives is routed to its session by id.</summary>
     private sealed class DeviceTunnel(WebSocket socket)
     {
-        // Frames a session may have in flight towards a slow operator before it is ended. A serial console's echo comes
-        // a few bytes per frame, so a busy 2-core controller overran 16; 128 frames are at most 4 MiB for a screen dump.
-        private const int SessionBacklog = 128;
+        // Bytes a session may have waiting for a slow operator before it is ended. Counted in bytes, not frames: a
+        // serial console's echo comes a few bytes per frame, and a busy controller may take a while to drain a burst.
+        private const long SessionBacklogBytes = 1024 * 1024;
         private readonly TunnelSender _sender = new(socket);
         private readonly ConcurrentDictionary<Guid, Session> _sessions = new();
 
         public async Task<Session> OpenAsync(Guid appId, ConsoleKind kind, CancellationToken cancellationToken)
         {
-            var session = new Session(Guid.NewGuid(), Channel.CreateBounded<byte[]>(new BoundedChannelOptions(SessionBacklog) { SingleReader = true }));
+            var session = new Session(Guid.NewGuid(), Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true }));
             _sessions[session.Id] = session;
             await SendAsync(ConsoleTunnel.Encode(ConsoleFrameType.Open, session.Id, ConsoleTunnel.OpenPayload(appId, kind)), cancellationToken).ConfigureAwait(false);
             return session;
@@ -186,7 +187,7 @@ internal sealed partial class ConsoleRelay(ILogger<ConsoleRelay> logger)
                     _sessions.TryRemove(frame.Session, out _);
                     session.End(frame.Text.Length > 0 ? frame.Text : "the device ended the session");
                 }
-                else if (frame.Type == ConsoleFrameType.Data && !session.Writer.TryWrite(frame.Payload.ToArray()))
+                else if (frame.Type == ConsoleFrameType.Data && !session.TryQueue(frame.Payload.ToArray(), SessionBacklogBytes))
                 {
                     // The operator does not read: end that session rather than stall every other one on this tunnel.
                     _sessions.TryRemove(frame.Session, out _);
@@ -216,7 +217,13 @@ internal sealed partial class ConsoleRelay(ILogger<ConsoleRelay> logger)
 
         public ChannelReader<byte[]> FromDevice => fromDevice.Reader;
 
-        public ChannelWriter<byte[]> Writer => fromDevice.Writer;
+        private long _queuedBytes;
+
+        /// <summary>Queues device output for the operator; false when more than <paramref name="limit"/> bytes would be waiting.</summary>
+        public bool TryQueue(byte[] output, long limit) =>
+            Interlocked.Add(ref _queuedBytes, output.Length) <= limit && fromDevice.Writer.TryWrite(output);
+
+        public void Dequeued(int bytes) => Interlocked.Add(ref _queuedBytes, -bytes);
 
         public string? CloseReason { get; private set; }
 

@@ -87,6 +87,31 @@ public sealed class RemoteConsoleTests(ControllerFixture fixture) : IClassFixtur
         Assert.False(ConsoleTunnel.TryParseOpen(payload, out _, out _));
 
     [Fact]
+    public async Task An_operator_who_stops_reading_is_cut_off_once_a_mebibyte_waits_and_the_device_is_told()
+    {
+        var device = await OnlineDeviceAsync();
+        await DeployAsync(device, "flood-vm", remoteConsole: true);
+        using var tunnel = await OpenTunnelAsync(device.Certificate, device.Uuid);
+        await WaitForTunnelAsync(device);
+        using var session = await OpenSessionAsync(device, "flood-vm");
+        var open = await ReceiveFrameAsync(tunnel);
+
+        // The operator reads nothing; the device's console pours out 32 KiB frames until the controller says stop.
+        var closed = ReceiveFrameAsync(tunnel);
+        var chunk = new byte[ConsoleTunnel.MaxPayloadBytes];
+        long sent = 0;
+        while (!closed.IsCompleted && sent < 256L * 1024 * 1024)
+        {
+            await tunnel.SendAsync(ConsoleTunnel.Encode(ConsoleFrameType.Data, open.Session, chunk), WebSocketMessageType.Binary, true, default);
+            sent += chunk.Length;
+        }
+
+        var close = await closed;
+        Assert.Equal((ConsoleFrameType.Close, open.Session, "operator too slow"), (close.Type, close.Session, close.Text));
+        Assert.True(sent > 1024 * 1024, $"cut off after only {sent} bytes");
+    }
+
+    [Fact]
     public async Task An_operator_who_leaves_closes_the_session_on_the_device()
     {
         var device = await OnlineDeviceAsync();
