@@ -53,13 +53,7 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
             ? datastores.FirstOrDefault(d => d.Name == named) ?? throw new AppRequestException($"No datastore named '{named}'. Add it with `outpost datastore add`.")
             : datastores.FirstOrDefault(d => RegistryOf(d.Url) == reference.Registry)
               ?? new DatastoreRecord(DeterministicGuid("datastore:" + reference.Registry), reference.Registry, "docker://" + reference.Registry, null, null, null);
-        var content = new ContentTree
-        {
-            URL = reference.Repository + (reference.Tag is { } tag ? ":" + tag : "") + (reference.Digest is { } digest ? "@" + digest : ""),
-            Iformat = Format.Container,
-            Sha256 = reference.Digest?.Hex ?? "",
-            DisplayName = reference.ToString(),
-        };
+        var content = RegistryContent(reference, Format.Container);
         return await AddAppAsync(deviceId, request, vm, datastore, content, ct);
     }
 
@@ -134,7 +128,7 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
             config.Volumes.Add(volume);
             if (vm is { Kernel: not null })
             {
-                if (!datastore.Url.StartsWith("docker://", StringComparison.Ordinal) && !datastore.Url.StartsWith("oci://", StringComparison.Ordinal))
+                if (!IsRegistry(new Uri(datastore.Url)))
                 {
                     throw new AppRequestException("A kernel to boot directly (--kernel) comes from the image's registry; deploy the disk from a registry too.");
                 }
@@ -304,7 +298,7 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
         }
 
         var url = new Uri(datastore.Url);
-        var isRegistry = url.Scheme is "docker" or "oci";
+        var isRegistry = IsRegistry(url);
         var entry = new DatastoreConfig
         {
             Id = datastore.Id.ToString(),
@@ -321,6 +315,18 @@ public sealed class AppService(IControllerStore store, DeviceConfigService confi
 
         config.Datastores.Add(entry);
     }
+
+    /// <summary>A content tree template for an image in a registry: the repository with its tag and digest, as EVE's URL.</summary>
+    internal static ContentTree RegistryContent(ImageReference reference, Format format) => new()
+    {
+        URL = reference.Repository + (reference.Tag is { } tag ? ":" + tag : "") + (reference.Digest is { } digest ? "@" + digest : ""),
+        Iformat = format,
+        Sha256 = reference.Digest?.Hex ?? "",
+        DisplayName = reference.ToString(),
+    };
+
+    /// <summary>An OCI registry (docker:// or oci://), as opposed to a web server (http:// or https://).</summary>
+    private static bool IsRegistry(Uri url) => url.Scheme is "docker" or "oci";
 
     private static string RegistryOf(string url) => Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.Authority : url;
 

@@ -147,16 +147,11 @@ internal sealed record VmPlan(
 
             var contentId = Guid.NewGuid().ToString();
             var volumeId = Guid.NewGuid().ToString();
-            config.ContentInfo.Add(new ContentTree
-            {
-                Uuid = contentId,
-                DsId = datastoreId,
-                DsIdsList = { datastoreId },
-                URL = reference.Repository + (reference.Tag is { } tag ? ":" + tag : "") + (reference.Digest is { } digest ? "@" + digest : ""),
-                Iformat = Format.Raw,
-                Sha256 = reference.Digest?.Hex ?? "",
-                DisplayName = reference.ToString(),
-            });
+            var content = AppService.RegistryContent(reference, Format.Raw);
+            content.Uuid = contentId;
+            content.DsId = datastoreId;
+            content.DsIdsList.Add(datastoreId);
+            config.ContentInfo.Add(content);
             config.Volumes.Add(new Volume
             {
                 Uuid = volumeId,
