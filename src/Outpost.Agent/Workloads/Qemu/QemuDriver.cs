@@ -352,13 +352,11 @@ public sealed class QemuDriver : IWorkloadDriver
         }
 
         // What only QEMU knows: the disks as the guest sees them and the balloon's size. QEMU may be ending meanwhile.
-        var block = await TryQmpAsync(id, paths, "query-block", cancellationToken).ConfigureAwait(false);
-        var stats = await TryQmpAsync(id, paths, "query-blockstats", cancellationToken).ConfigureAwait(false);
-        var balloon = await TryQmpAsync(id, paths, "query-balloon", cancellationToken).ConfigureAwait(false);
+        var replies = await TryQmpAsync(id, paths, ["query-block", "query-blockstats", "query-balloon"], cancellationToken).ConfigureAwait(false);
         return metrics with
         {
-            Disks = QmpMetrics.Disks(block, stats),
-            GuestMemoryBytes = QmpMetrics.BalloonBytes(balloon),
+            Disks = QmpMetrics.Disks(replies[0], replies[1]),
+            GuestMemoryBytes = QmpMetrics.BalloonBytes(replies[2]),
         };
     }
 
@@ -515,8 +513,13 @@ public sealed class QemuDriver : IWorkloadDriver
         return reply is { ValueKind: JsonValueKind.Object } status && status.TryGetProperty("status", out var state) ? state.GetString() : null;
     }
 
-    private async Task<JsonElement?> TryQmpAsync(string id, VmPaths paths, string command, CancellationToken cancellationToken)
+    private async Task<JsonElement?> TryQmpAsync(string id, VmPaths paths, string command, CancellationToken cancellationToken) =>
+        (await TryQmpAsync(id, paths, [command], cancellationToken).ConfigureAwait(false))[0];
+
+    /// <summary>Runs <paramref name="commands"/> in order on one QMP connection; a command QEMU did not answer gets null, as do the rest.</summary>
+    private async Task<JsonElement?[]> TryQmpAsync(string id, VmPaths paths, string[] commands, CancellationToken cancellationToken)
     {
+        var replies = new JsonElement?[commands.Length];
         var gate = _qmpLocks.GetOrAdd(id, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -524,24 +527,28 @@ public sealed class QemuDriver : IWorkloadDriver
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(5));
             await using var qmp = await QmpClient.ConnectAsync(paths.QmpSocket, timeout.Token).ConfigureAwait(false);
-            if (command == "quit")
+            for (var i = 0; i < commands.Length; i++)
             {
-                await qmp.QuitAsync(timeout.Token).ConfigureAwait(false);
-                return null;
-            }
+                if (commands[i] == "quit")
+                {
+                    await qmp.QuitAsync(timeout.Token).ConfigureAwait(false);
+                    break;
+                }
 
-            return await qmp.ExecuteAsync(command, timeout.Token).ConfigureAwait(false);
+                replies[i] = await qmp.ExecuteAsync(commands[i], timeout.Token).ConfigureAwait(false);
+            }
         }
         catch (Exception e) when (e is QmpException or IOException or JsonException
             || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             // Not (or no longer) answering: QEMU is starting, ending or stuck; callers decide from the process state.
-            return null;
         }
         finally
         {
             gate.Release();
         }
+
+        return replies;
     }
 
     private static async Task<bool> WaitForExitAsync(int shim, string id, TimeSpan timeout, CancellationToken cancellationToken)
