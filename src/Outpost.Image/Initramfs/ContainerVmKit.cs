@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 using Outpost.Api.ContainerVm;
@@ -57,13 +56,7 @@ public static class ContainerVmKit
         }
 
         tree.Set("etc/modules", FsEntry.File(Encoding.UTF8.GetBytes(string.Concat(modules.Select(m => m + "\n"))), FixedMTime));
-        byte[] initrd;
-        using (var output = new MemoryStream())
-        {
-            using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
-                new CpioNewcWriter(gzip).WriteTree(tree);
-            initrd = output.ToArray();
-        }
+        var initrd = InitramfsBuilder.Pack(tree);
 
         Directory.CreateDirectory(outputDirectory);
         var files = new ContainerVmKitFiles(Path.GetFullPath(outputDirectory), Path.Combine(Path.GetFullPath(outputDirectory), ContainerVmContract.KernelFile),
@@ -96,13 +89,7 @@ public static class ContainerVmKit
     // logs. It never exits (that would panic the kernel): every path ends in a power-off, which ends QEMU. The container
     // process runs as a child so that its exit code can be written back to the host, and so that "stop" on the control
     // port can reach it with SIGTERM. Orphans the process leaves are reparented here and reaped by the final wait.
-    private static readonly string InitScript = $$"""
-        #!/bin/busybox sh
-        B=/bin/busybox
-        $B mount -t proc proc /proc
-        $B mount -t sysfs sysfs /sys
-        $B mount -t devtmpfs devtmpfs /dev
-        exec </dev/console >/dev/console 2>&1
+    private static readonly string InitScript = InitramfsBuilder.InitPrologue + $$"""
         say() { echo "outpost-container-vm: $*"; }
         off() { $B sync; $B poweroff -f; $B sleep 60; }
         fail() { say "$*"; off; }

@@ -41,6 +41,12 @@ public static class InitramfsBuilder
         }
         tree.Set("etc/modules", FsEntry.File(Encoding.UTF8.GetBytes(string.Concat(modules.Select(m => m + "\n"))), mtime));
 
+        return Pack(tree);
+    }
+
+    /// <summary>A tree as the kernel takes an initramfs: a gzip'd newc cpio.</summary>
+    internal static byte[] Pack(FsTree tree)
+    {
         using var output = new MemoryStream();
         using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
             new CpioNewcWriter(gzip).WriteTree(tree);
@@ -54,15 +60,23 @@ public static class InitramfsBuilder
             .Where(p => p.StartsWith("lib/modules/", StringComparison.Ordinal) && p.Count(c => c == '/') == 2)
             .Select(p => p["lib/modules/".Length..]).Order(StringComparer.Ordinal).FirstOrDefault();
 
-    // Runs under busybox sh. Kept short: every failure drops to a message and a shell-less halt so the
-    // console shows why the boot stopped.
-    private const string InitScript = """
+    /// <summary>
+    /// How every init Outpost generates starts, under the initramfs's busybox sh (as $B): the kernel's filesystems
+    /// mounted and the console as its input and output.
+    /// </summary>
+    internal const string InitPrologue = """
         #!/bin/busybox sh
         B=/bin/busybox
         $B mount -t proc proc /proc
         $B mount -t sysfs sysfs /sys
         $B mount -t devtmpfs devtmpfs /dev
         exec </dev/console >/dev/console 2>&1
+
+        """;
+
+    // Runs under busybox sh. Kept short: every failure drops to a message and a shell-less halt so the
+    // console shows why the boot stopped.
+    private const string InitScript = InitPrologue + """
         fail() { echo "outpost-initramfs: $*"; $B sleep 5; $B poweroff -f; }
         for m in $($B cat /etc/modules); do $B insmod /lib/modules/$m 2>/dev/null; done
         root=PARTLABEL=IMGA
