@@ -154,7 +154,7 @@ internal static class AppCommand
         private static readonly Option<string?> CpuSet = new("--cpu-set") { Description = "VM only: host CPUs it runs on, a Linux CPU list such as 0-1 or 0-3,6." };
         private static readonly Option<bool> Uefi = new("--uefi") { Description = "VM only: boot with UEFI (OVMF) instead of legacy BIOS." };
         private static readonly Option<string?> DiskFormat = new("--disk-format") { Description = "VM only: the disk image's format, qcow2 (default; for an http(s) --image: from its extension .qcow2, .img/.raw or .iso), raw or iso (a read-only CD-ROM)." };
-        private static readonly Option<string?> DiskSize = new("--disk-size") { Description = "VM only: size of its writable disk, e.g. 8GiB (default: the image's size)." };
+        private static readonly Option<string?> DiskSize = new("--disk-size", "--disk") { Description = "VM only: size of its writable disk, e.g. 8GiB (default: the image's size)." };
         private static readonly Option<string?> CloudInit = new("--cloud-init") { Description = "VM only: a cloud-init user-data FILE for the guest (NoCloud seed), at most 64 KiB." };
         private static readonly Option<bool> Vnc = new("--vnc") { Description = "VM only: offer its screen over VNC through the controller's remote console." };
         private static readonly Option<string[]> Usb = new("--usb") { Description = "VM only: pass a host USB device, VENDOR:PRODUCT (lsusb) or BUS:PORT (repeatable)." };

@@ -44,6 +44,13 @@ public sealed class VmCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Disk_is_the_issue_s_short_name_for_disk_size()
+    {
+        var request = await DeployRequestAsync("--vm", "--disk", "8GiB");
+        Assert.Equal(8L << 30, request.Vm!.DiskSizeBytes);
+    }
+
+    [Fact]
     public async Task Deploy_vm_alone_leaves_every_setting_to_the_controller_s_defaults_and_bios()
     {
         var request = await DeployRequestAsync("--vm");
